@@ -1,0 +1,85 @@
+"""Deterministic article ids: canonical URL → UUIDv5, else a hash of normalised content."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+# Fixed namespaces: changing either changes every article id ever issued.
+URL_NAMESPACE = uuid.UUID("6f1d3c1e-4b8a-5e0f-9a52-1c1e3a7d9b10")
+CONTENT_NAMESPACE = uuid.UUID("0b6f7a2d-93c4-5d7e-8f11-2a4e6c8d0f32")
+
+# Query parameters that say how a reader arrived, not which article they read.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs", "oly_")
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "twclid",
+        "ttclid", "wbraid", "gbraid", "_ga", "_gl", "ocid", "cmpid", "cmp", "ncid",
+        "ref", "ref_src", "ref_url", "referrer", "src", "source", "share", "smid",
+        "sr_share", "spm", "mkt_tok", "trk", "trkcampaign", "at_medium", "at_campaign",
+        "rss", "outputtype", "amp",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_WS = re.compile(r"\s+")
+
+
+class InvalidURLError(ValueError):
+    """The text is not an absolute http(s) URL."""
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """The URL with everything that does not identify the article removed.
+
+    Scheme and host are lower-cased, http and https are one article, ``www.`` and
+    default ports are dropped, the fragment and tracking parameters are removed, the
+    remaining parameters are sorted and a trailing slash on the path is dropped.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise InvalidURLError(f"not an absolute http(s) URL: {url!r}")
+    host = parts.hostname.lower().rstrip(".")
+    host = host.removeprefix("www.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURLError(f"bad port in URL: {url!r}") from exc
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    )
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed: the form content hashes are taken of."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def content_hash(title: str | None, body: str) -> str:
+    """SHA-256 (hex) of the normalised title and body."""
+    digest = hashlib.sha256()
+    digest.update(normalise_text(title or "").encode())
+    digest.update(b"\x00")
+    digest.update(normalise_text(body).encode())
+    return digest.hexdigest()
+
+
+def article_id(*, url: str | None, title: str | None, body: str) -> uuid.UUID:
+    """The article's id: from its canonical URL when it has one, else from its content."""
+    if url:
+        return uuid.uuid5(URL_NAMESPACE, canonical_url(url))
+    return uuid.uuid5(CONTENT_NAMESPACE, content_hash(title, body))

