@@ -1,0 +1,196 @@
+"""The whole newsflow stack as local processes: Kafka, PostgreSQL, migrations, both services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsflow_local import kafka, postgres, procs
+from newsflow_local.paths import cache_dir, local_dir, repo_root
+from newsflow_schema import topics
+
+SERVICES = ("enrich", "ingest")
+
+
+class RunnerSettings(BaseSettings):
+    """Ports and addresses of the local stack; every one can be set from the environment."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    kafka_port: int = Field(default=9092, validation_alias="NEWSFLOW_KAFKA_PORT")
+    kafka_controller_port: int = Field(default=9093, validation_alias="NEWSFLOW_KAFKA_CONTROLLER_PORT")
+    postgres_port: int = Field(default=5432, validation_alias="NEWSFLOW_POSTGRES_PORT")
+    database: str = Field(default="newsflow", validation_alias="NEWSFLOW_DATABASE")
+    ingest_host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
+    ingest_port: int = Field(default=8000, validation_alias="INGEST_PORT")
+    enrich_host: str = Field(default="127.0.0.1", validation_alias="ENRICH_HOST")
+    enrich_port: int = Field(default=8001, validation_alias="ENRICH_PORT")
+    kafka_heap: str = Field(default="-Xms256m -Xmx512m", validation_alias="NEWSFLOW_KAFKA_HEAP")
+
+
+@dataclass
+class LocalStack:
+    """Kafka + PostgreSQL (+ optionally the services) under one state directory."""
+
+    state: Path
+    settings: RunnerSettings = field(default_factory=RunnerSettings)
+
+    def __post_init__(self) -> None:
+        self.state = self.state.resolve()
+        s = self.settings
+        self.kafka = kafka.KafkaNode(
+            home=self.state / "kafka", state=self.state, cache=cache_dir(), port=s.kafka_port,
+            controller_port=s.kafka_controller_port, heap=s.kafka_heap,
+        )
+        self.postgres = postgres.PostgresNode(home=self.state / "postgres", state=self.state,
+                                              port=s.postgres_port)
+
+    # --- infrastructure ---------------------------------------------------------------
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap
+
+    def database_url(self, database: str | None = None) -> str:
+        return self.postgres.url(database or self.settings.database)
+
+    def start_kafka(self) -> None:
+        self.kafka.start()
+        asyncio.run(kafka.ensure_topics(self.kafka_bootstrap, topics.ALL))
+
+    def stop_kafka(self, *, hard: bool = False) -> None:
+        self.kafka.stop(hard=hard)
+
+    def start_postgres(self) -> None:
+        self.postgres.start()
+        self.postgres.create_database(self.settings.database)
+
+    def stop_postgres(self, *, hard: bool = False) -> None:
+        self.postgres.stop(hard=hard)
+
+    def migrate(self, database: str | None = None) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "newsflow_enrich", "migrate"],
+            env={**os.environ, "DATABASE_URL": self.database_url(database)},
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise procs.StartupError(f"migrations failed:\n{result.stdout}{result.stderr}")
+
+    def start_infra(self) -> None:
+        self.start_postgres()
+        self.migrate()
+        self.start_kafka()
+
+    # --- services ---------------------------------------------------------------------
+
+    def services(self) -> Services:
+        return Services(state=self.state, kafka_bootstrap=self.kafka_bootstrap,
+                        database_url=self.database_url(), settings=self.settings)
+
+    def service_url(self, name: str) -> str:
+        return self.services().url(name)
+
+    def start_service(self, name: str) -> None:
+        self.services().start(name)
+
+    def stop_service(self, name: str, *, hard: bool = False) -> bool:
+        return self.services().stop(name, hard=hard)
+
+    def up(self) -> None:
+        self.start_infra()
+        for name in SERVICES:
+            self.start_service(name)
+
+    def down(self) -> list[int]:
+        """Stop services, then Kafka and PostgreSQL, then anything left of this state."""
+        for name in ("ingest", "enrich"):
+            self.stop_service(name)
+        self.stop_kafka()
+        self.stop_postgres()
+        return procs.kill_all(self.state)
+
+    def running(self) -> dict[str, bool]:
+        names = ("postgres", "kafka", *SERVICES)
+        return {name: procs.running(self.state, name) for name in names}
+
+    def destroy(self) -> None:
+        self.down()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The ingest and enrich processes, pointed at a given broker and database."""
+
+    state: Path
+    kafka_bootstrap: str
+    database_url: str
+    settings: RunnerSettings
+
+    def env(self, **extra: str) -> dict[str, str]:
+        s = self.settings
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "DATABASE_URL": self.database_url,
+            "INGEST_HOST": s.ingest_host,
+            "INGEST_PORT": str(s.ingest_port),
+            "INGEST_READ_API_BASE_URL": self.url("enrich"),
+            "ENRICH_HOST": s.enrich_host,
+            "ENRICH_PORT": str(s.enrich_port),
+            **extra,
+        }
+
+    def url(self, name: str) -> str:
+        s = self.settings
+        if name == "ingest":
+            return f"http://{s.ingest_host}:{s.ingest_port}"
+        return f"http://{s.enrich_host}:{s.enrich_port}"
+
+    def start(self, name: str, *, timeout: float = 180.0, **extra_env: str) -> procs.Proc:
+        """Start service `name` (ingest or enrich) and wait until its /healthz answers."""
+        proc = procs.spawn(name, [sys.executable, "-m", f"newsflow_{name}"], state=self.state,
+                           env=self.env(**extra_env), cwd=repo_root())
+        url = f"{self.url(name)}/healthz"
+        procs.wait_until(f"{name} at {url}", lambda: http_ok(url), timeout=timeout, log=proc.log,
+                         pid=proc.pid)
+        return proc
+
+    def stop(self, name: str, *, hard: bool = False) -> bool:
+        return procs.stop(self.state, name, sig=signal.SIGKILL if hard else signal.SIGTERM)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def default_state() -> Path:
+    return local_dir() / "stack"
+
+
+@contextmanager
+def temporary_stack(name: str, settings: RunnerSettings) -> Iterator[LocalStack]:
+    """A throwaway stack (for tests): its own state directory, removed afterwards."""
+    stack = LocalStack(state=local_dir() / name, settings=settings)
+    try:
+        yield stack
+    finally:
+        stack.destroy()

@@ -1,0 +1,87 @@
+"""Article ids: canonical URLs and content hashes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from newsflow_schema import InvalidURLError, article_id, canonical_url, content_hash
+from newsflow_schema.ids import CONTENT_NAMESPACE, URL_NAMESPACE
+
+pytestmark = pytest.mark.unit
+
+BASE = "https://news.example.com/world/2022/09/13/kherson-surrender"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        BASE,
+        BASE + "/",
+        BASE + "#comments",
+        BASE + "?utm_source=twitter&utm_medium=social",
+        BASE + "/?fbclid=IwAR0abc&gclid=xyz#top",
+        "HTTPS://NEWS.EXAMPLE.COM/world/2022/09/13/kherson-surrender",
+        "http://news.example.com/world/2022/09/13/kherson-surrender",
+        "https://www.news.example.com/world/2022/09/13/kherson-surrender",
+        "https://news.example.com:443/world/2022/09/13/kherson-surrender",
+        "  https://news.example.com/world//2022/09/13/kherson-surrender  ",
+    ],
+)
+def test_same_article_same_id(variant: str) -> None:
+    assert article_id(url=variant, title=None, body="x") == article_id(url=BASE, title=None, body="y")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "https://news.example.com/world/2022/09/13/kherson-counteroffensive",
+        "https://other.example.com/world/2022/09/13/kherson-surrender",
+        BASE + "?page=2",
+        "https://news.example.com:8443/world/2022/09/13/kherson-surrender",
+    ],
+)
+def test_different_urls_different_ids(other: str) -> None:
+    assert article_id(url=other, title=None, body="x") != article_id(url=BASE, title=None, body="x")
+
+
+def test_query_parameters_are_sorted_and_meaningful_ones_kept() -> None:
+    assert canonical_url("https://e.com/a?b=2&a=1&utm_campaign=x") == "https://e.com/a?a=1&b=2"
+    assert canonical_url("https://e.com/?p=123") == "https://e.com/?p=123"
+
+
+def test_url_id_is_uuid5_of_canonical_url() -> None:
+    expected = uuid.uuid5(URL_NAMESPACE, "https://e.com/a")
+    assert article_id(url="https://e.com/a/", title="t", body="b") == expected
+    assert expected.version == 5
+
+
+def test_without_url_id_comes_from_normalised_content() -> None:
+    a = article_id(url=None, title="Russian  forces", body="Body text.\n\nMore.")
+    b = article_id(url=None, title="russian forces", body="  Body   text. More. ")
+    c = article_id(url=None, title="Russian forces", body="Different body.")
+    assert a == b
+    assert a != c
+    assert a == uuid.uuid5(CONTENT_NAMESPACE, content_hash("Russian forces", "Body text. More."))
+
+
+def test_empty_url_counts_as_no_url() -> None:
+    assert article_id(url="", title="t", body="b") == article_id(url=None, title="t", body="b")
+
+
+def test_title_and_body_are_not_confused() -> None:
+    assert content_hash("ab", "c") != content_hash("a", "bc")
+
+
+def test_unicode_compatibility_forms_hash_alike() -> None:
+    # NFKC: a full-width letter and a ligature are the same text to a reader.
+    assert content_hash(None, "ｆile") == content_hash(None, "ﬁle")
+
+
+@pytest.mark.parametrize(
+    "bad", ["ftp://e.com/a", "javascript:alert(1)", "/relative/path", "e.com/a", "https://", "https://e.com:99999/"]
+)
+def test_rejects_what_is_not_an_http_url(bad: str) -> None:
+    with pytest.raises(InvalidURLError):
+        canonical_url(bad)
