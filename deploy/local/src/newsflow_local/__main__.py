@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from newsflow_local import kafka, postgres, procs
+from newsflow_local.paths import cache_dir
 from newsflow_local.stack import SERVICES, LocalStack, RunnerSettings, default_state
 from newsflow_schema import topics
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = sub.add_parser("logs", help="show the logs")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=50)
+    sub.add_parser("jars", help="fetch the Kafka broker jars with Maven (cached)")
     tp = sub.add_parser("topics", help="create newsflow's topics on a broker")
     tp.add_argument("--bootstrap", required=True)
     tp.add_argument("--partitions", type=int, default=kafka.DEFAULT_PARTITIONS)
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                 except KeyboardInterrupt:
                     return 0
             _tail_logs(stack, lines=args.lines)
+            return 0
+        case "jars":
+            print(kafka.ensure_jars(cache_dir()))
             return 0
         case "topics":
             asyncio.run(kafka.ensure_topics(args.bootstrap, topics.ALL, partitions=args.partitions))
