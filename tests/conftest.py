@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra import Infra, ProcessControlUnavailable, create_database, drop_database, resolve_infra
+from tests.infra import (
+    Infra,
+    ProcessControlUnavailable,
+    create_database,
+    drop_database,
+    resolve_infra,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -1,4 +1,4 @@
-"""Kafka (official apache/kafka image) and PostgreSQL in containers, when a Docker engine answers."""
+"""Kafka (the official apache/kafka image) and PostgreSQL in containers, for Docker hosts."""
 
 from __future__ import annotations
 
@@ -95,8 +95,9 @@ class ContainerInfra:
 @contextmanager
 def container_infra() -> Iterator[ContainerInfra]:
     pg_port = free_port()
-    postgres = PostgresContainer(POSTGRES_IMAGE, username="newsflow", password="newsflow",
-                                 dbname="newsflow").with_bind_ports(5432, pg_port)
+    postgres = PostgresContainer(
+        POSTGRES_IMAGE, username="newsflow", password="newsflow", dbname="newsflow"
+    ).with_bind_ports(5432, pg_port)
     kafka_port = free_port()
     kafka = kafka_container(kafka_port)
     with postgres, kafka:

@@ -21,9 +21,14 @@ from newsflow_schema import topics
 
 
 class Infra(Protocol):
-    kind: str
-    kafka_bootstrap: str
-    server_url: str  # SQLAlchemy async URL of an existing database on the server
+    @property
+    def kind(self) -> str: ...
+    @property
+    def kafka_bootstrap(self) -> str: ...
+    @property
+    def server_url(self) -> str:
+        """SQLAlchemy async URL of an existing database on the server."""
+        ...
 
     def stop_kafka(self, *, hard: bool = False) -> None: ...
     def start_kafka(self) -> None: ...

@@ -20,12 +20,14 @@ TABLES = {"articles", "entities", "article_entities", "quotes", "stances", "outb
 
 async def test_kafka_round_trip_with_acks_all(kafka_bootstrap: str) -> None:
     key = uuid.uuid4().hex.encode()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all",
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
-        meta = await producer.send_and_wait(topics.RAW, b'{"hello": "kafka"}', key=key,
-                                            headers=[("ce_id", b"1")])
+        meta = await producer.send_and_wait(
+            topics.RAW, b'{"hello": "kafka"}', key=key, headers=[("ce_id", b"1")]
+        )
     finally:
         await producer.stop()
     assert meta.topic == topics.RAW

@@ -53,7 +53,12 @@ def service_env(name: str) -> dict[str, str]:
 def test_compose_file_is_valid() -> None:
     if shutil.which("docker-compose"):
         argv = ["docker-compose", "-f", str(COMPOSE), "config", "-q"]
-    elif subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    elif (
+        subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ):
         argv = ["docker", "compose", "-f", str(COMPOSE), "config", "-q"]
     else:
         pytest.skip("neither docker-compose nor the docker compose plugin is installed")

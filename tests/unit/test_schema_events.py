@@ -57,12 +57,27 @@ def enriched() -> ArticleEnrichedEvent:
         raw_event_id=uuid.uuid4(),
         content_hash=HASH,
         entities=(
-            Entity(name="Kherson", label="GPE", mentions=(Mention(start=0, end=7, text="Kherson"),),
-                   mention_count=1, salience=0.5),
+            Entity(
+                name="Kherson",
+                label="GPE",
+                mentions=(Mention(start=0, end=7, text="Kherson"),),
+                mention_count=1,
+                salience=0.5,
+            ),
         ),
-        quotes=(Quote(text="We will win", span=Span(start=10, end=21), speaker="Humeniuk", cue="said"),),
-        stances=(Stance(holder="Humeniuk", holder_type="speaker", target="Kherson", label="favor",
-                        score=0.7, evidence=(Span(start=10, end=21),)),),
+        quotes=(
+            Quote(text="We will win", span=Span(start=10, end=21), speaker="Humeniuk", cue="said"),
+        ),
+        stances=(
+            Stance(
+                holder="Humeniuk",
+                holder_type="speaker",
+                target="Kherson",
+                label="favor",
+                score=0.7,
+                evidence=(Span(start=10, end=21),),
+            ),
+        ),
         tone=Tone(tone=-1.5, positive=2.0, negative=3.5, polarity=5.5),
     )
 
@@ -74,8 +89,12 @@ def test_round_trip(event: ArticleRawEvent | ArticleEnrichedEvent) -> None:
 
 def test_dead_letter_round_trip() -> None:
     event = DeadLetterEvent(
-        original_topic=topics.RAW, original_partition=2, original_offset=41,
-        original_value_b64="bm90IGpzb24=", original_value_size=8, error_class="JSONDecodeError",
+        original_topic=topics.RAW,
+        original_partition=2,
+        original_offset=41,
+        original_value_b64="bm90IGpzb24=",
+        original_value_size=8,
+        error_class="JSONDecodeError",
         error_message="Expecting value",
     )
     assert decode(DeadLetterEvent, encode(event)) == event
@@ -142,8 +161,9 @@ def test_decode_errors_name_the_problem(value: bytes | None) -> None:
 def test_cloudevents_headers_round_trip() -> None:
     event = raw()
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    headers = encode_headers(event, source="/newsflow/ingest", subject=str(event.article_id),
-                             traceparent=trace)
+    headers = encode_headers(
+        event, source="/newsflow/ingest", subject=str(event.article_id), traceparent=trace
+    )
     names = [name for name, _ in headers]
     for required in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"):
         assert required in names

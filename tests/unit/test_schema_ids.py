@@ -30,7 +30,9 @@ BASE = "https://news.example.com/world/2022/09/13/kherson-surrender"
     ],
 )
 def test_same_article_same_id(variant: str) -> None:
-    assert article_id(url=variant, title=None, body="x") == article_id(url=BASE, title=None, body="y")
+    assert article_id(url=variant, title=None, body="x") == article_id(
+        url=BASE, title=None, body="y"
+    )
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,15 @@ def test_unicode_compatibility_forms_hash_alike() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["ftp://e.com/a", "javascript:alert(1)", "/relative/path", "e.com/a", "https://", "https://e.com:99999/"]
+    "bad",
+    [
+        "ftp://e.com/a",
+        "javascript:alert(1)",
+        "/relative/path",
+        "e.com/a",
+        "https://",
+        "https://e.com:99999/",
+    ],
 )
 def test_rejects_what_is_not_an_http_url(bad: str) -> None:
     with pytest.raises(InvalidURLError):

@@ -79,8 +79,12 @@ def _follow(stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="newsflow-local", description=__doc__)
-    parser.add_argument("--state", type=Path, default=None,
-                        help="state directory (default: .local/stack in the repository)")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="state directory (default: .local/stack in the repository)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start kafka, postgres and both services in the background")
     sub.add_parser("run", help="like up, in the foreground; Ctrl-C stops everything")
@@ -115,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         case "down":
             stray = stack.down()
-            print("newsflow-local: stopped" + (f" ({len(stray)} stray processes killed)" if stray else ""))
+            print(
+                "newsflow-local: stopped"
+                + (f" ({len(stray)} stray processes killed)" if stray else "")
+            )
             return 0
         case "status":
             for name, up in stack.running().items():

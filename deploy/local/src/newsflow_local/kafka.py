@@ -43,9 +43,19 @@ def ensure_jars(cache: Path) -> Path:
         shutil.rmtree(lib)
     print(f"newsflow-local: fetching the Kafka broker jars with Maven into {lib} …", flush=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
-        capture_output=True, text=True, check=False,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={lib}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise JarsError(f"mvn failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -109,10 +119,17 @@ class KafkaNode:
 
     def _java(self, main: str, *args: str) -> list[str]:
         return [
-            "java", *self.heap.split(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J}",
-            f"-Dkafka.logs.dir={self.home / 'logs'}", "-cp", f"{ensure_jars(self.cache)}/*",
-            main, *args,
+            "java",
+            *self.heap.split(),
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-cp",
+            f"{ensure_jars(self.cache)}/*",
+            main,
+            *args,
         ]
 
     def format(self) -> None:
@@ -122,11 +139,17 @@ class KafkaNode:
             return
         cluster_id = _cluster_id(self.home)
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-g", "-t", cluster_id, "-c", str(conf)),
-            capture_output=True, text=True, check=False,
+            self._java(
+                "kafka.tools.StorageTool", "format", "-g", "-t", cluster_id, "-c", str(conf)
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
-            raise procs.StartupError(f"kafka storage format failed:\n{result.stdout}{result.stderr}")
+            raise procs.StartupError(
+                f"kafka storage format failed:\n{result.stdout}{result.stderr}"
+            )
 
     def start(self, *, timeout: float = 120.0) -> None:
         self.format()
@@ -135,15 +158,24 @@ class KafkaNode:
                 f"port {self.port} or {self.controller_port} is taken; is another broker running? "
                 "(`make down`, or set NEWSFLOW_KAFKA_PORT)"
             )
-        proc = procs.spawn(NAME, self._java("kafka.Kafka", str(self.home / "server.properties")),
-                           state=self.state)
-        procs.wait_until(f"kafka on {self.bootstrap}", lambda: broker_answers(self.bootstrap),
-                         timeout=timeout, log=proc.log, pid=proc.pid, interval=0.5)
+        proc = procs.spawn(
+            NAME, self._java("kafka.Kafka", str(self.home / "server.properties")), state=self.state
+        )
+        procs.wait_until(
+            f"kafka on {self.bootstrap}",
+            lambda: broker_answers(self.bootstrap),
+            timeout=timeout,
+            log=proc.log,
+            pid=proc.pid,
+            interval=0.5,
+        )
 
     def stop(self, *, hard: bool = False) -> bool:
         import signal
 
-        return procs.stop(self.state, NAME, sig=signal.SIGKILL if hard else signal.SIGTERM, grace=30)
+        return procs.stop(
+            self.state, NAME, sig=signal.SIGKILL if hard else signal.SIGTERM, grace=30
+        )
 
 
 def _cluster_id(home: Path) -> str:
@@ -200,9 +232,15 @@ async def ensure_topics(
         if missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(name=n, num_partitions=partitions, replication_factor=1,
-                              topic_configs={"max.message.bytes": str(MESSAGE_MAX_BYTES)})
-                     for n in missing]
+                    [
+                        NewTopic(
+                            name=n,
+                            num_partitions=partitions,
+                            replication_factor=1,
+                            topic_configs={"max.message.bytes": str(MESSAGE_MAX_BYTES)},
+                        )
+                        for n in missing
+                    ]
                 )
             except TopicAlreadyExistsError:
                 pass

@@ -77,9 +77,21 @@ class PostgresNode:
         self.data.chmod(0o700)
         self._chown(self.home)
         result = subprocess.run(
-            [str(bin_dir() / "initdb"), "-D", str(self.data), "-U", USER, "--auth=trust",
-             "-E", "UTF8", "--locale=C.UTF-8" if _has_c_utf8() else "--no-locale"],
-            capture_output=True, text=True, check=False, user=_run_as(),
+            [
+                str(bin_dir() / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8" if _has_c_utf8() else "--no-locale",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=_run_as(),
         )
         if result.returncode != 0:
             raise procs.StartupError(f"initdb failed:\n{result.stdout}{result.stderr}")
@@ -90,29 +102,72 @@ class PostgresNode:
         sockets.mkdir(exist_ok=True)
         self._chown(sockets)
         argv = [
-            str(bin_dir() / "postgres"), "-D", str(self.data), "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
-            "-c", "max_connections=200", "-c", "shared_buffers=64MB",
+            str(bin_dir() / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={sockets}",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=64MB",
             # Durability stays on: the fault tests kill things and must see real commits.
-            "-c", "fsync=on", "-c", "synchronous_commit=on",
+            "-c",
+            "fsync=on",
+            "-c",
+            "synchronous_commit=on",
         ]
         proc = procs.spawn(NAME, argv, state=self.state, user=_run_as())
-        procs.wait_until(f"postgres on 127.0.0.1:{self.port}", self.ready, timeout=timeout,
-                         log=proc.log, pid=proc.pid)
+        procs.wait_until(
+            f"postgres on 127.0.0.1:{self.port}",
+            self.ready,
+            timeout=timeout,
+            log=proc.log,
+            pid=proc.pid,
+        )
 
     def ready(self) -> bool:
         result = subprocess.run(
-            [str(bin_dir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
-             "-d", "postgres"],
+            [
+                str(bin_dir() / "pg_isready"),
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+            ],
             check=False,
         )
         return result.returncode == 0
 
     def psql(self, sql: str, *, database: str = "postgres") -> str:
         result = subprocess.run(
-            [str(bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d",
-             database, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
-            capture_output=True, text=True, check=False,
+            [
+                str(bin_dir() / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                USER,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atqc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise procs.StartupError(f"psql failed: {sql}\n{result.stderr}")

@@ -113,8 +113,13 @@ def tracked_pids(state: Path) -> list[int]:
 
 
 def wait_until(
-    what: str, check: Callable[[], bool], *, timeout: float, log: Path | None = None,
-    pid: int | None = None, interval: float = 0.2,
+    what: str,
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    log: Path | None = None,
+    pid: int | None = None,
+    interval: float = 0.2,
 ) -> None:
     """Poll `check` until it is true; StartupError after `timeout` or if `pid` dies."""
     deadline = time.monotonic() + timeout
@@ -158,7 +163,9 @@ def running(state: Path, name: str) -> bool:
     return alive(pid) and _carries_state(pid, state)
 
 
-def stop(state: Path, name: str, *, sig: signal.Signals = signal.SIGTERM, grace: float = 20.0) -> bool:
+def stop(
+    state: Path, name: str, *, sig: signal.Signals = signal.SIGTERM, grace: float = 20.0
+) -> bool:
     """Stop the component `name` started for `state`; False if it was not running."""
     pidfile = pid_dir(state) / f"{name}.json"
     if not pidfile.exists():

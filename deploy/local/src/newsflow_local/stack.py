@@ -31,7 +31,9 @@ class RunnerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
 
     kafka_port: int = Field(default=9092, validation_alias="NEWSFLOW_KAFKA_PORT")
-    kafka_controller_port: int = Field(default=9093, validation_alias="NEWSFLOW_KAFKA_CONTROLLER_PORT")
+    kafka_controller_port: int = Field(
+        default=9093, validation_alias="NEWSFLOW_KAFKA_CONTROLLER_PORT"
+    )
     postgres_port: int = Field(default=5432, validation_alias="NEWSFLOW_POSTGRES_PORT")
     database: str = Field(default="newsflow", validation_alias="NEWSFLOW_DATABASE")
     ingest_host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
@@ -52,11 +54,16 @@ class LocalStack:
         self.state = self.state.resolve()
         s = self.settings
         self.kafka = kafka.KafkaNode(
-            home=self.state / "kafka", state=self.state, cache=cache_dir(), port=s.kafka_port,
-            controller_port=s.kafka_controller_port, heap=s.kafka_heap,
+            home=self.state / "kafka",
+            state=self.state,
+            cache=cache_dir(),
+            port=s.kafka_port,
+            controller_port=s.kafka_controller_port,
+            heap=s.kafka_heap,
         )
-        self.postgres = postgres.PostgresNode(home=self.state / "postgres", state=self.state,
-                                              port=s.postgres_port)
+        self.postgres = postgres.PostgresNode(
+            home=self.state / "postgres", state=self.state, port=s.postgres_port
+        )
 
     # --- infrastructure ---------------------------------------------------------------
 
@@ -85,7 +92,9 @@ class LocalStack:
         result = subprocess.run(
             [sys.executable, "-m", "newsflow_enrich", "migrate"],
             env={**os.environ, "DATABASE_URL": self.database_url(database)},
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise procs.StartupError(f"migrations failed:\n{result.stdout}{result.stderr}")
@@ -98,8 +107,12 @@ class LocalStack:
     # --- services ---------------------------------------------------------------------
 
     def services(self) -> Services:
-        return Services(state=self.state, kafka_bootstrap=self.kafka_bootstrap,
-                        database_url=self.database_url(), settings=self.settings)
+        return Services(
+            state=self.state,
+            kafka_bootstrap=self.kafka_bootstrap,
+            database_url=self.database_url(),
+            settings=self.settings,
+        )
 
     def service_url(self, name: str) -> str:
         return self.services().url(name)
@@ -163,11 +176,17 @@ class Services:
 
     def start(self, name: str, *, timeout: float = 180.0, **extra_env: str) -> procs.Proc:
         """Start service `name` (ingest or enrich) and wait until its /healthz answers."""
-        proc = procs.spawn(name, [sys.executable, "-m", f"newsflow_{name}"], state=self.state,
-                           env=self.env(**extra_env), cwd=repo_root())
+        proc = procs.spawn(
+            name,
+            [sys.executable, "-m", f"newsflow_{name}"],
+            state=self.state,
+            env=self.env(**extra_env),
+            cwd=repo_root(),
+        )
         url = f"{self.url(name)}/healthz"
-        procs.wait_until(f"{name} at {url}", lambda: http_ok(url), timeout=timeout, log=proc.log,
-                         pid=proc.pid)
+        procs.wait_until(
+            f"{name} at {url}", lambda: http_ok(url), timeout=timeout, log=proc.log, pid=proc.pid
+        )
         return proc
 
     def stop(self, name: str, *, hard: bool = False) -> bool:

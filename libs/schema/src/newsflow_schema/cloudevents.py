@@ -79,7 +79,9 @@ def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, 
 def decode_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudEventAttributes:
     """The CloudEvent attributes in `headers`; HeaderError when a required one is bad."""
     found = header_map(headers)
-    missing = [n for n in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time") if n not in found]
+    missing = [
+        n for n in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time") if n not in found
+    ]
     if missing:
         raise HeaderError(f"missing CloudEvents headers: {', '.join(missing)}")
     if found["ce_specversion"] != SPEC_VERSION:
