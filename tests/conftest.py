@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from newsflow_enrich.migrate import upgrade
+from newsflow_local.procs import kill_all
+from newsflow_local.stack import RunnerSettings, Services
 from tests.infra import (
     Infra,
     ProcessControlUnavailable,
     create_database,
     drop_database,
+    free_port,
     resolve_infra,
 )
 
@@ -43,8 +48,6 @@ def kafka_bootstrap(_infra: Infra) -> str:
 @pytest.fixture(scope="session")
 async def database_url(_infra: Infra) -> AsyncIterator[str]:
     """A fresh database for this test session, migrated to the newest revision."""
-    from newsflow_enrich.migrate import upgrade
-
     url = await create_database(_infra.server_url)
     await asyncio.to_thread(upgrade, url)
     yield url
@@ -54,3 +57,28 @@ async def database_url(_infra: Infra) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def sample_text() -> str:
     return SAMPLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+async def services(
+    _infra: Infra, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Services]:
+    """Ingest and enrich as real processes on free ports, with a database of their own."""
+    url = await create_database(_infra.server_url, prefix="newsflow_e2e")
+    await asyncio.to_thread(upgrade, url)
+    state = tmp_path_factory.mktemp("services")
+    running = Services(
+        state=state,
+        kafka_bootstrap=_infra.kafka_bootstrap,
+        database_url=url,
+        settings=RunnerSettings(INGEST_PORT=free_port(), ENRICH_PORT=free_port()),
+    )
+    try:
+        await asyncio.to_thread(running.start, "enrich", ENRICH_GROUP_ID=f"e2e-{uuid.uuid4().hex}")
+        await asyncio.to_thread(running.start, "ingest")
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop, "ingest")
+        await asyncio.to_thread(running.stop, "enrich")
+        kill_all(state)
+        await drop_database(_infra.server_url, url)

@@ -18,4 +18,5 @@ def local_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    return local_dir() / "cache"
+    """Downloaded jars (NEWSFLOW_CACHE_DIR overrides), shared by every state directory."""
+    return Path(os.environ.get("NEWSFLOW_CACHE_DIR", local_dir() / "cache")).resolve()

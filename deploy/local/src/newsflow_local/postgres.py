@@ -73,6 +73,7 @@ class PostgresNode:
     def init(self) -> None:
         if (self.data / "PG_VERSION").exists():
             return
+        _check_reachable(self.home)
         self.data.mkdir(parents=True, exist_ok=True)
         self.data.chmod(0o700)
         self._chown(self.home)
@@ -181,6 +182,18 @@ class PostgresNode:
     def stop(self, *, hard: bool = False) -> bool:
         # SIGINT is PostgreSQL's "fast" shutdown; SIGKILL is a crash it recovers from on start.
         return procs.stop(self.state, NAME, sig=signal.SIGKILL if hard else signal.SIGINT, grace=30)
+
+
+def _check_reachable(home: Path) -> None:
+    """Fail clearly when the server's account could not reach its own data directory."""
+    if _run_as() is None:
+        return
+    for parent in home.resolve().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise procs.StartupError(
+                f"PostgreSQL runs as {_run_as()!r} (it refuses root) and cannot enter {parent}; "
+                "choose a state directory every user can traverse, such as the default .local/"
+            )
 
 
 def _has_c_utf8() -> bool:
