@@ -1,0 +1,69 @@
+"""The ingest service's settings, read from the environment (INGEST_* plus shared names)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the ingest service can be told; every address and limit comes from here."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INGEST_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "INGEST_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        repr=False,
+        description="Comma-separated API keys; when any is set, write endpoints require one.",
+    )
+    read_api_base_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Base URL of the read API (the enrich service) used in Location headers.",
+    )
+    ce_source: str = Field(default="/newsflow/ingest", description="CloudEvents `source`.")
+    kafka_client_id: str = "newsflow-ingest"
+
+    max_body_bytes: int = Field(default=1_048_576, gt=0, description="Limit of one article.")
+    max_batch_body_bytes: int = Field(default=8_388_608, gt=0, description="Limit of a batch.")
+    max_batch_items: int = Field(default=100, gt=0)
+    max_text_chars: int = Field(default=200_000, gt=0, description="Limit of `text`/`html`.")
+    max_future_s: float = Field(
+        default=86_400.0, ge=0, description="How far ahead of now published_at may be."
+    )
+
+    publish_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for Kafka to acknowledge a request."
+    )
+    ready_timeout_s: float = Field(default=2.0, gt=0, description="Bound of the /readyz probe.")
+    retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503.")
+    connect_backoff_s: float = Field(
+        default=1.0, gt=0, description="Wait between attempts to reach Kafka at start."
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest wait to flush pending sends at shutdown."
+    )
+    linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
+    max_request_size: int = Field(default=1_048_576, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value

@@ -1,0 +1,39 @@
+"""Ingest settings from the environment: shared names, INGEST_ prefix, comma-separated keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow_ingest.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker-a:9092,broker-b:9092")
+    monkeypatch.setenv("INGEST_HOST", "0.0.0.0")
+    monkeypatch.setenv("INGEST_PORT", "8123")
+    monkeypatch.setenv("INGEST_API_KEYS", " key-one, key-two ,,")
+    monkeypatch.setenv("INGEST_READ_API_BASE_URL", "http://enrich:8001")
+    monkeypatch.setenv("INGEST_MAX_BATCH_ITEMS", "7")
+
+    settings = Settings(_env_file=None)
+
+    assert settings.kafka_bootstrap_servers == "broker-a:9092,broker-b:9092"
+    assert (settings.host, settings.port) == ("0.0.0.0", 8123)
+    assert settings.api_keys == ("key-one", "key-two")
+    assert settings.read_api_base_url == "http://enrich:8001"
+    assert settings.max_batch_items == 7
+    assert "key-one" not in repr(settings)
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "INGEST_HOST", "INGEST_PORT", "INGEST_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = Settings(_env_file=None)
+
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.api_keys == ()
+    assert settings.publish_timeout_s == 5.0
