@@ -1,0 +1,447 @@
+"""Stance toward an article's salient entities: the classifier interface, the default model
+trained on NewsMTSC, and the assembly of per-holder stances with evidence."""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from newsflow_enrich.nlp.stance_features import ALL_GROUPS, featurize
+from newsflow_schema import Entity, ModelInfo, Quote, Span, Stance
+
+StanceLabel = Literal["favor", "against", "neutral"]
+# Index order of the artifact's weight rows.
+LABELS: tuple[StanceLabel, StanceLabel, StanceLabel] = ("against", "neutral", "favor")
+ARTIFACT_FORMAT = "newsflow-stance-linear/1"
+ARTIFACT_PATH = Path(__file__).resolve().parent / "stance_data" / "stance_newsmtsc.json.gz"
+
+# Entities a stance can be about; dates, numbers and money have no attitude to take.
+TARGET_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"}
+)
+# A speaker left as a pronoun was not resolved to anyone; a stance "held by he" tells a reader
+# nothing.
+_UNRESOLVED_SPEAKERS = frozenset({"he", "she", "they", "it", "i", "we", "you", "him", "her"})
+ARTICLE_HOLDER = "article"
+# Characters around a quote, in its sentence, still read as its framing when no speaker is there.
+_FRAME_GAP = 60
+# What joins a speaker to their employer or party: "X of Y", "X, from Y", "X at the Y".
+_AFFILIATION = re.compile(r"\s*,?\s*(?:(?:of|from|at|with)\s+)?(?:the\s+)?", re.IGNORECASE)
+# Third-person pronouns in a direct quote point at someone other than the speaker, who says "I".
+_PRONOUN = re.compile(r"\b(?:he|she|him|his|her)\b", re.IGNORECASE)
+# ... and "they" in a quote usually means an organisation or a group the story named.
+_PLURAL_PRONOUN = re.compile(r"\b(?:they|them|their)\b", re.IGNORECASE)
+_GROUP_LABELS = frozenset({"ORG", "NORP"})
+# "the bank", "the airline": a definite description naming a target by its head noun.
+_DEFINITE = re.compile(r"\b[Tt]he ([a-z]{3,})\b")
+# Compass words end names ("Operational Command South") but "the south" is a region.
+_NOT_HEADS = frozenset({"north", "south", "east", "west", "centre", "center", "left", "right"})
+# How far back (characters) a pronoun in a quote may find the person it refers to.
+_ANTECEDENT_WINDOW = 400
+
+
+@dataclass(frozen=True)
+class TargetSentence:
+    """A sentence and the character offsets of the target mention within it."""
+
+    text: str
+    target_start: int
+    target_end: int
+
+
+class StanceClassifier(Protocol):
+    info: ModelInfo
+
+    def predict(self, items: Sequence[TargetSentence]) -> list[tuple[StanceLabel, float]]:
+        """One (label, score) per item; score in [-1, 1], sign = direction, size = confidence."""
+        ...
+
+
+class ArtifactError(ValueError):
+    """The stance artifact is missing, of another format, or malformed."""
+
+
+class LinearStanceClassifier:
+    """Multinomial logistic regression over target-aware sparse features, read from JSON.
+
+    The artifact holds a vocabulary and weights only, so loading it executes nothing.
+    """
+
+    def __init__(
+        self, info: ModelInfo, weights: Mapping[str, Sequence[float]], groups: Sequence[str]
+    ) -> None:
+        self.info = info
+        self._weights = weights
+        self._groups = tuple(groups)
+
+    @classmethod
+    def from_artifact(cls, artifact: Mapping[str, Any]) -> LinearStanceClassifier:
+        if artifact.get("format") != ARTIFACT_FORMAT:
+            raise ArtifactError(
+                f"stance artifact format {artifact.get('format')!r} is not "
+                f"{ARTIFACT_FORMAT!r}: retrain with `make train-stance`"
+            )
+        if tuple(artifact.get("labels", ())) != LABELS:
+            raise ArtifactError(f"stance artifact labels {artifact.get('labels')!r} != {LABELS}")
+        weights = artifact["weights"]
+        if not isinstance(weights, dict) or "bias" not in weights:
+            raise ArtifactError("stance artifact has no weight table with a bias row")
+        unknown = set(artifact["feature_groups"]) - set(ALL_GROUPS)
+        if unknown:
+            raise ArtifactError(f"stance artifact uses unknown feature groups {sorted(unknown)}")
+        info = ModelInfo(name=str(artifact["name"]), version=str(artifact["version"]))
+        return cls(info, weights, artifact["feature_groups"])
+
+    def probabilities(self, item: TargetSentence) -> tuple[float, float, float]:
+        """(against, neutral, favor) probabilities for one item."""
+        logits = [0.0, 0.0, 0.0]
+        for name, value in featurize(
+            item.text, item.target_start, item.target_end, self._groups
+        ).items():
+            row = self._weights.get(name)
+            if row is not None:
+                for k in range(3):
+                    logits[k] += row[k] * value
+        top = max(logits)
+        exps = [math.exp(v - top) for v in logits]
+        total = sum(exps)
+        return exps[0] / total, exps[1] / total, exps[2] / total
+
+    def predict(self, items: Sequence[TargetSentence]) -> list[tuple[StanceLabel, float]]:
+        out: list[tuple[StanceLabel, float]] = []
+        for item in items:
+            probs = self.probabilities(item)
+            best = max(range(3), key=lambda k: probs[k])
+            out.append((LABELS[best], round(probs[2] - probs[0], 4)))
+        return out
+
+    def explain(self, item: TargetSentence, top: int = 5) -> list[tuple[str, float]]:
+        """The features that pushed this item's predicted label most, with their weights."""
+        label, _ = self.predict([item])[0]
+        k = LABELS.index(label)
+        contributions = [
+            (name, row[k] * value - sum(row) / 3 * value)
+            for name, value in featurize(
+                item.text, item.target_start, item.target_end, self._groups
+            ).items()
+            if (row := self._weights.get(name)) is not None and name != "bias"
+        ]
+        contributions.sort(key=lambda nc: -nc[1])
+        return [(n, round(c, 4)) for n, c in contributions[:top]]
+
+
+def load_stance_classifier(path: Path | None = None) -> StanceClassifier:
+    """The default classifier, from the artifact shipped in this package (offline, < 1 s)."""
+    source = path or ARTIFACT_PATH
+    try:
+        with gzip.open(source, "rb") as fh:
+            artifact = json.loads(fh.read().decode("utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"no stance artifact at {source}: run `make train-stance`") from exc
+    return LinearStanceClassifier.from_artifact(artifact)
+
+
+# --- assembling stances for one article ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    holder: str
+    holder_type: Literal["speaker", "article"]
+    target: str
+    item: TargetSentence
+    span: Span
+
+
+def _within(start: int, end: int, span: Span) -> bool:
+    return span.start <= start and end <= span.end
+
+
+def _overlaps(start: int, end: int, span: Span) -> bool:
+    return start < span.end and span.start < end
+
+
+def _holder(quote: Quote) -> str | None:
+    name = quote.speaker_entity or quote.speaker
+    if name is None or name.strip().lower() in _UNRESOLVED_SPEAKERS:
+        return None
+    return name
+
+
+def _in_frame(
+    body: str,
+    start: int,
+    end: int,
+    quote: Quote,
+    sentence_of: Callable[[int], tuple[int, int] | None],
+) -> bool:
+    """Whether a mention belongs to a quote's framing: in the quote's sentence, and between the
+    speaker and the quote ("he said criticism of Putin should 'not go overboard'"), or, with no
+    speaker in that sentence, close to the quote. A long sentence often joins other people's
+    news to the attribution, and those do not carry the speaker's view. The speaker's own
+    affiliation ("Henrik Dahl of Nordvik Bank said ...") is not a target either."""
+    sent = sentence_of(start)
+    if sent is None or not _overlaps(sent[0], sent[1], quote.span):
+        return False
+    speaker = quote.speaker_span
+    if speaker is not None and sent[0] <= speaker.start < sent[1]:
+        if _overlaps(start, end, speaker):
+            return False
+        if speaker.end <= start and _AFFILIATION.fullmatch(body[speaker.end : start]):
+            return False
+        lo, hi = min(speaker.end, quote.span.end), max(speaker.start, quote.span.start)
+        return lo <= start and end <= hi
+    return quote.span.start - _FRAME_GAP <= start and end <= quote.span.end + _FRAME_GAP
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _nearest_before(
+    offset: int, holder: str, targets: Sequence[Entity], labels: Iterable[str]
+) -> Entity | None:
+    """The target (not the holder) of one of `labels` mentioned last before `offset`, within
+    _ANTECEDENT_WINDOW characters."""
+    wanted = frozenset(labels)
+    before = [
+        (m.start, t)
+        for t in targets
+        if t.label in wanted and t.name != holder
+        for m in t.mentions
+        if m.end <= offset and offset - m.start <= _ANTECEDENT_WINDOW
+    ]
+    return max(before, key=lambda mt: mt[0])[1] if before else None
+
+
+def _references(
+    body: str, quote: Quote, holder: str, targets: Sequence[Entity]
+) -> list[tuple[Entity, int, int]]:
+    """Targets a quote refers to without naming them: "she" → the nearest person named before
+    the quote (not the speaker), "they" → the nearest organisation or group, "the bank" → the
+    most salient target whose name ends in that noun ("European Central Bank"). Pronouns count
+    in direct quotes only: in "X said he would resign" the pronoun is usually the speaker."""
+    q0, q1 = quote.span.start, quote.span.end
+    text = body[q0:q1]
+    found: list[tuple[Entity, int, int]] = []
+    if quote.kind == "direct":
+        for pattern, labels in ((_PRONOUN, {"PERSON"}), (_PLURAL_PRONOUN, _GROUP_LABELS)):
+            antecedent = _nearest_before(q0, holder, targets, labels)
+            if antecedent is not None:
+                found += [
+                    (antecedent, q0 + m.start(), q0 + m.end()) for m in pattern.finditer(text)
+                ]
+    for m in _DEFINITE.finditer(text):
+        head = _singular(m.group(1))
+        if head in _NOT_HEADS:
+            continue
+        named = [
+            t
+            for t in targets
+            if t.name != holder
+            and t.label != "PERSON"
+            and len(t.name.split()) >= 2
+            and _singular(t.name.split()[-1].lower()) == head
+        ]
+        if named:
+            best = max(named, key=lambda t: t.salience)
+            found.append((best, q0 + m.start(), q0 + m.end()))
+    return found
+
+
+def assemble_stances(
+    body: str,
+    sentences: Sequence[tuple[int, int]],
+    entities: Sequence[Entity],
+    quotes: Sequence[Quote],
+    classifier: StanceClassifier,
+    max_targets: int = 8,
+) -> tuple[Stance, ...]:
+    """Per (holder, target): a label, a score and the spans that drove it.
+
+    Targets are the most salient entities of the kinds in TARGET_LABELS. The article's stance
+    toward a target comes from the sentences that mention it outside any quote: a quote is
+    its speaker's view, and counting it for the article too would make every outlet that
+    quotes both sides look like it holds both views. A speaker's stance comes from the
+    sentence of each of their quotes that mentions the target; when a quote names no target,
+    its framing stands in (see _in_frame).
+    """
+    starts = [s for s, _ in sentences]
+
+    def sentence_of(offset: int) -> tuple[int, int] | None:
+        i = bisect.bisect_right(starts, offset) - 1
+        if i >= 0 and sentences[i][0] <= offset < sentences[i][1]:
+            return sentences[i]
+        return None
+
+    def item_for(start: int, end: int) -> tuple[TargetSentence, Span] | None:
+        sent = sentence_of(start)
+        if sent is None or end > sent[1]:
+            return None
+        s0, s1 = sent
+        return TargetSentence(body[s0:s1], start - s0, end - s0), Span(start=s0, end=s1)
+
+    targets = sorted(
+        (e for e in entities if e.label in TARGET_LABELS and e.mentions),
+        key=lambda e: (-e.salience, e.mentions[0].start),
+    )[:max_targets]
+    quote_spans = [q.span for q in quotes]
+    evidence: list[_Evidence] = []
+
+    for target in targets:
+        used: set[tuple[int, int]] = set()
+        for m in target.mentions:
+            if any(_overlaps(m.start, m.end, qs) for qs in quote_spans):
+                continue
+            found = item_for(m.start, m.end)
+            if found is None or (found[1].start, found[1].end) in used:
+                continue
+            used.add((found[1].start, found[1].end))
+            evidence.append(_Evidence(ARTICLE_HOLDER, "article", target.name, *found))
+
+    for quote in quotes:
+        holder = _holder(quote)
+        if holder is None:
+            continue
+        inside = [
+            (t, m.start, m.end)
+            for t in targets
+            if t.name != holder
+            for m in t.mentions
+            if _within(m.start, m.end, quote.span)
+        ]
+        # References ("she", "they", "the bank") only when the quote names no target: a name
+        # in the quote is better evidence than a guessed antecedent.
+        inside = inside or _references(body, quote, holder, targets)
+        framed = inside or [
+            (t, m.start, m.end)
+            for t in targets
+            if t.name != holder
+            for m in t.mentions
+            if _in_frame(body, m.start, m.end, quote, sentence_of)
+        ]
+        seen: set[str] = set()
+        for target, start, end in sorted(framed, key=lambda tm: tm[1]):
+            if target.name in seen:
+                continue
+            found = item_for(start, end)
+            if found is None:
+                continue
+            seen.add(target.name)
+            span = quote.span if inside else found[1]
+            evidence.append(_Evidence(holder, "speaker", target.name, found[0], span))
+
+    if not evidence:
+        return ()
+    predictions = classifier.predict([e.item for e in evidence])
+    return _aggregate(evidence, predictions)
+
+
+def _aggregate(
+    evidence: Sequence[_Evidence], predictions: Sequence[tuple[StanceLabel, float]]
+) -> tuple[Stance, ...]:
+    """One stance per (holder, target): the majority label (ties go to the sign of the mean
+    score), scored by the mean of the agreeing items shrunk by the share that agrees."""
+    groups: dict[tuple[str, str], list[tuple[_Evidence, StanceLabel, float]]] = {}
+    for ev, (label, score) in zip(evidence, predictions, strict=True):
+        groups.setdefault((ev.holder, ev.target), []).append((ev, label, score))
+    stances: list[Stance] = []
+    for (holder, target), rows in groups.items():
+        votes = {lab: sum(1 for _, lb, _ in rows if lb == lab) for lab in LABELS}
+        most = max(votes.values())
+        tied = [lab for lab in LABELS if votes[lab] == most]
+        if len(tied) == 1:
+            label = tied[0]
+        else:
+            mean = sum(s for _, _, s in rows) / len(rows)
+            label = (
+                "favor"
+                if mean > 0 and "favor" in tied
+                else (
+                    "against"
+                    if mean < 0 and "against" in tied
+                    else ("neutral" if "neutral" in tied else tied[0])
+                )
+            )
+        agreeing = [(ev, s) for ev, lb, s in rows if lb == label]
+        score = sum(s for _, s in agreeing) / len(agreeing) * len(agreeing) / len(rows)
+        spans = sorted({(ev.span.start, ev.span.end) for ev, _ in agreeing})
+        stances.append(
+            Stance(
+                holder=holder,
+                holder_type=rows[0][0].holder_type,
+                target=target,
+                label=label,
+                score=round(max(-1.0, min(1.0, score)), 4),
+                evidence=tuple(Span(start=a, end=b) for a, b in spans),
+            )
+        )
+    return tuple(stances)
+
+
+# --- baselines and evaluation ----------------------------------------------------------
+
+
+def vader_sentence_baseline(items: Sequence[TargetSentence]) -> list[StanceLabel]:
+    """Sentence-level VADER, blind to the target: the baseline the learned model must beat.
+
+    Uses VADER's own recommended thresholds on the compound score (±0.05).
+    """
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    out: list[StanceLabel] = []
+    for item in items:
+        compound = float(analyzer.polarity_scores(item.text)["compound"])
+        out.append("favor" if compound >= 0.05 else "against" if compound <= -0.05 else "neutral")
+    return out
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    """Unweighted mean of per-label F1 over the three stance labels."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    total = 0.0
+    for label in LABELS:
+        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p == label)
+        fp = sum(1 for g, p in zip(gold, predicted, strict=True) if p == label and g != label)
+        fn = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p != label)
+        total += 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return total / len(LABELS)
+
+
+def evaluate_newsmtsc_heldout(
+    data: Path | None = None, classifier: StanceClassifier | None = None
+) -> dict[str, Any]:
+    """Macro-F1 and accuracy of the default classifier and of sentence VADER on the held-out
+    NewsMTSC split (the same split the training script held out)."""
+    from newsflow_enrich.nlp.train_stance import default_data_path, load_examples, split_heldout
+
+    path = data or default_data_path()
+    _, heldout = split_heldout(load_examples(path))
+    clf = classifier or load_stance_classifier()
+    items = [ex.item for ex in heldout]
+    gold = [ex.label for ex in heldout]
+    model_pred = [label for label, _ in clf.predict(items)]
+    vader_pred = vader_sentence_baseline(items)
+
+    def accuracy(pred: Sequence[str]) -> float:
+        return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
+
+    return {
+        "data": str(path),
+        "targets": len(heldout),
+        "model": clf.info.name,
+        "model_version": clf.info.version,
+        "model_macro_f1": round(macro_f1(gold, model_pred), 4),
+        "model_accuracy": round(accuracy(model_pred), 4),
+        "vader_macro_f1": round(macro_f1(gold, vader_pred), 4),
+        "vader_accuracy": round(accuracy(vader_pred), 4),
+    }
