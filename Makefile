@@ -64,5 +64,11 @@ format: ## apply ruff's fixes and formatting
 schemas: ## re-export the events' JSON Schemas to libs/schema/jsonschema/
 	$(UV) run --frozen python -m newsflow_schema.jsonschema
 
+eval: sync ## NLP quality: entities, quotes, stance on the gold set and held-out NewsMTSC, vs raw spaCy and VADER
+	$(UV) run --frozen python -m newsflow_enrich.nlp.evaluate
+
+train-stance: sync ## retrain the stance model from ../shared/data/newsmtsc (reproducible; ~3 min)
+	$(UV) run --frozen python -m newsflow_enrich.nlp.train_stance
+
 clean: down ## remove the local runner's state (keeps the Kafka jar cache)
 	rm -rf .local/stack .local/test-*
