@@ -83,6 +83,13 @@ class ContainerInfra:
         wrapped = self.postgres.get_wrapped_container()
         wrapped.kill() if hard else wrapped.stop(timeout=30)
 
+    def ensure_running(self) -> None:
+        for container, start in ((self.postgres, self.start_postgres), (self.kafka, self.start_kafka)):
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status != "running":
+                start()
+
     def start_postgres(self) -> None:
         self.postgres.get_wrapped_container().start()
         deadline = time.monotonic() + 60

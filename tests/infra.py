@@ -34,6 +34,9 @@ class Infra(Protocol):
     def start_kafka(self) -> None: ...
     def stop_postgres(self, *, hard: bool = False) -> None: ...
     def start_postgres(self) -> None: ...
+    def ensure_running(self) -> None:
+        """Start whatever a failed test left stopped."""
+        ...
 
 
 class ProcessControlUnavailable(RuntimeError):
@@ -58,6 +61,9 @@ class ExternalInfra:
         )
 
     stop_kafka = start_kafka = stop_postgres = start_postgres = _refuse
+
+    def ensure_running(self) -> None:
+        return None
 
 
 @dataclass
@@ -84,6 +90,13 @@ class LocalInfra:
 
     def start_postgres(self) -> None:
         self.stack.start_postgres()
+
+    def ensure_running(self) -> None:
+        running = self.stack.running()
+        if not running["postgres"]:
+            self.start_postgres()
+        if not running["kafka"]:
+            self.start_kafka()
 
 
 def docker_engine_answers() -> bool:

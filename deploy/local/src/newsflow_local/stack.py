@@ -168,28 +168,48 @@ class Services:
             **extra,
         }
 
-    def url(self, name: str) -> str:
+    def url(self, name: str, port: int | None = None) -> str:
         s = self.settings
         if name == "ingest":
-            return f"http://{s.ingest_host}:{s.ingest_port}"
-        return f"http://{s.enrich_host}:{s.enrich_port}"
+            return f"http://{s.ingest_host}:{port or s.ingest_port}"
+        return f"http://{s.enrich_host}:{port or s.enrich_port}"
 
-    def start(self, name: str, *, timeout: float = 180.0, **extra_env: str) -> procs.Proc:
-        """Start service `name` (ingest or enrich) and wait until its /healthz answers."""
+    def start(
+        self,
+        name: str,
+        *,
+        instance: str | None = None,
+        port: int | None = None,
+        timeout: float = 180.0,
+        **extra_env: str,
+    ) -> procs.Proc:
+        """Start service `name` (ingest or enrich) and wait until its /healthz answers.
+
+        `instance` names a second process of the same service (its own pid file and log);
+        `port` moves it off the configured port.
+        """
+        env = self.env(**extra_env)
+        if port is not None:
+            env[f"{name.upper()}_PORT"] = str(port)
         proc = procs.spawn(
-            name,
+            instance or name,
             [sys.executable, "-m", f"newsflow_{name}"],
             state=self.state,
-            env=self.env(**extra_env),
+            env=env,
             cwd=repo_root(),
         )
-        url = f"{self.url(name)}/healthz"
+        url = f"{self.url(name, port)}/healthz"
         procs.wait_until(
-            f"{name} at {url}", lambda: http_ok(url), timeout=timeout, log=proc.log, pid=proc.pid
+            f"{instance or name} at {url}",
+            lambda: http_ok(url),
+            timeout=timeout,
+            log=proc.log,
+            pid=proc.pid,
         )
         return proc
 
     def stop(self, name: str, *, hard: bool = False) -> bool:
+        """Stop a service process by name or instance; SIGKILL when `hard`."""
         return procs.stop(self.state, name, sig=signal.SIGKILL if hard else signal.SIGTERM)
 
 
