@@ -1,0 +1,366 @@
+"""The enrich HTTP app: read API over PostgreSQL, health, metrics; runs consumer and relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from newsflow_enrich import store
+from newsflow_enrich.consumer import EnrichConsumer
+from newsflow_enrich.metrics import Metrics
+from newsflow_enrich.outbox import OutboxRelay
+from newsflow_enrich.settings import Settings
+from newsflow_enrich.workers import AnalysisRunner, ProcessPoolRunner
+from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance, Tone
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+# --- response models -----------------------------------------------------------------
+
+
+class ArticleOut(BaseModel):
+    article_id: uuid.UUID
+    status: str
+    version: int
+    url: str | None
+    canonical_url: str | None
+    source: str | None
+    title: str | None
+    body: str = Field(description="The stored body; every offset below points into it.")
+    published_at: datetime | None
+    language: str | None
+    content_hash: str
+    authors: list[str]
+    tags: list[str]
+    raw_event_id: uuid.UUID
+    enriched_event_id: uuid.UUID | None
+    received_at: datetime
+    enriched_at: datetime | None
+    updated_at: datetime
+    entities: list[Entity]
+    quotes: list[Quote]
+    stances: list[Stance]
+    tone: Tone | None
+    models: list[ModelInfo]
+
+
+class ArticleSummary(BaseModel):
+    article_id: uuid.UUID
+    status: str
+    title: str | None
+    url: str | None
+    source: str | None
+    language: str | None
+    published_at: datetime | None
+    received_at: datetime
+    enriched_at: datetime | None
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+
+
+class EntityCount(BaseModel):
+    name: str
+    label: str
+    article_count: int
+
+
+class EntityList(BaseModel):
+    items: list[EntityCount]
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail).model_dump(exclude_none=True)
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def article_out(row: dict[str, Any]) -> ArticleOut:
+    tone = None
+    if row["tone"] is not None:
+        tone = Tone(
+            tone=row["tone"],
+            positive=row["tone_positive"],
+            negative=row["tone_negative"],
+            polarity=row["tone_polarity"],
+        )
+    return ArticleOut(
+        article_id=row["article_id"],
+        status=row["status"],
+        version=row["version"],
+        url=row["url"],
+        canonical_url=row["canonical_url"],
+        source=row["source"],
+        title=row["title"],
+        body=row["body"],
+        published_at=row["published_at"],
+        language=row["language"],
+        content_hash=row["content_hash"],
+        authors=list(row["authors"] or []),
+        tags=list(row["tags"] or []),
+        raw_event_id=row["raw_event_id"],
+        enriched_event_id=row["enriched_event_id"],
+        received_at=row["received_at"],
+        enriched_at=row["enriched_at"],
+        updated_at=row["updated_at"],
+        entities=[
+            Entity(
+                name=e["name"],
+                label=e["label"],
+                mentions=tuple(Mention(**m) for m in e["mentions"]),
+                mention_count=e["mention_count"],
+                salience=e["salience"],
+            )
+            for e in row["entities"]
+        ],
+        quotes=[
+            Quote(
+                text=q["text"],
+                span=Span(start=q["start_char"], end=q["end_char"]),
+                kind=q["kind"],
+                speaker=q["speaker"],
+                speaker_entity=q["speaker_entity"],
+                speaker_span=(
+                    Span(start=q["speaker_start"], end=q["speaker_end"])
+                    if q["speaker_start"] is not None and q["speaker_end"] is not None
+                    else None
+                ),
+                cue=q["cue"],
+            )
+            for q in row["quotes"]
+        ],
+        stances=[
+            Stance(
+                holder=s["holder"],
+                holder_type=s["holder_type"],
+                target=s["target"],
+                label=s["label"],
+                score=s["score"],
+                evidence=tuple(Span(**span) for span in s["evidence"]),
+            )
+            for s in row["stances"]
+        ],
+        tone=tone,
+        models=[ModelInfo(**m) for m in row["models"]],
+    )
+
+
+# --- wiring --------------------------------------------------------------------------
+
+
+def _log_exit(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("%s stopped by an unexpected error", task.get_name(), exc_info=exc)
+
+
+@dataclass
+class Runtime:
+    """What the lifespan started, for health checks and tests."""
+
+    settings: Settings
+    engine: AsyncEngine
+    metrics: Metrics
+    consumer: EnrichConsumer | None = None
+    relay: OutboxRelay | None = None
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    nlp_factory: Callable[[Settings], AnalysisRunner] | None = None,
+) -> FastAPI:
+    """The enrich app; `engine` and `nlp_factory` replace the real ones (tests)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db = engine if engine is not None else store.make_engine(settings)
+        runtime = Runtime(settings=settings, engine=db, metrics=metrics)
+        app.state.runtime = runtime
+        pool: ProcessPoolRunner | None = None
+        if settings.relay_enabled:
+            runtime.relay = OutboxRelay(settings, db, metrics)
+            runtime.tasks["relay"] = asyncio.create_task(runtime.relay.run(), name="relay")
+        if settings.consumer_enabled:
+            if nlp_factory is not None:
+                nlp = nlp_factory(settings)
+            else:
+                pool = ProcessPoolRunner(settings.nlp_config(), settings.workers)
+                nlp = pool
+            relay = runtime.relay
+            runtime.consumer = EnrichConsumer(
+                settings, db, nlp, metrics, on_commit=relay.notify if relay else lambda: None
+            )
+            runtime.tasks["consumer"] = asyncio.create_task(runtime.consumer.run(), name="consumer")
+        for task in runtime.tasks.values():
+            task.add_done_callback(_log_exit)
+        try:
+            yield
+        finally:
+            # Order matters: the consumer stops first so the relay's final flush
+            # publishes the outbox rows of the consumer's last committed batch.
+            if runtime.consumer is not None:
+                await runtime.consumer.stop(runtime.tasks["consumer"])
+            if runtime.relay is not None:
+                await runtime.relay.stop(runtime.tasks["relay"])
+            if pool is not None:
+                await pool.close()
+            if own_engine:
+                await db.dispose()
+
+    app = FastAPI(
+        title="newsflow enrich",
+        version="0.1.0",
+        description="Enriched articles read from PostgreSQL; health and metrics.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in errors)
+        return problem(
+            422, "Unprocessable Content", f"invalid parameter(s): {fields}", errors=errors
+        )
+
+    @app.exception_handler(store.CursorError)
+    async def cursor_problem(request: Request, exc: store.CursorError) -> JSONResponse:
+        return problem(400, "Bad Request", str(exc))
+
+    async def db_down_problem(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %r", exc)
+        response = problem(503, "Service Unavailable", "the database is unavailable; retry")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    # asyncpg reports a refused connection as the bare OSError, not wrapped by SQLAlchemy.
+    for unavailable in (OperationalError, InterfaceError, OSError):
+        app.add_exception_handler(unavailable, db_down_problem)
+
+    def runtime(request: Request) -> Runtime:
+        rt: Runtime = request.app.state.runtime
+        return rt
+
+    @app.get(
+        "/v1/articles/{article_id}", response_model=ArticleOut, responses={404: {"model": Problem}}
+    )
+    async def get_article(article_id: uuid.UUID, request: Request) -> ArticleOut:
+        row = await store.get_article(runtime(request).engine, article_id)
+        if row is None or row["status"] != "enriched":
+            raise HTTPException(404, f"article {article_id} is not enriched (yet)")
+        return article_out(row)
+
+    @app.get("/v1/articles", response_model=ArticlePage)
+    async def list_articles(
+        request: Request,
+        entity: Annotated[str | None, Query(description="Entity name, case-insensitive.")] = None,
+        label: Annotated[str | None, Query(description="Entity label, e.g. PERSON.")] = None,
+        stance: Annotated[
+            Literal["favor", "against", "neutral"] | None,
+            Query(description="Has a stance with this label (toward `entity` when given)."),
+        ] = None,
+        since: Annotated[
+            AwareDatetime | None, Query(description="Received at or after (RFC 3339).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(description="The previous page's next_cursor.")] = None,
+    ) -> ArticlePage:
+        rows, next_cursor = await store.list_articles(
+            runtime(request).engine,
+            entity=entity,
+            label=label,
+            stance=stance,
+            since=since,
+            limit=limit,
+            cursor=store.decode_cursor(cursor) if cursor else None,
+        )
+        return ArticlePage(items=[ArticleSummary(**r) for r in rows], next_cursor=next_cursor)
+
+    @app.get("/v1/entities", response_model=EntityList)
+    async def list_entities(
+        request: Request,
+        q: Annotated[str | None, Query(description="Substring of the name.")] = None,
+        label: Annotated[str | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> EntityList:
+        rows = await store.list_entities(runtime(request).engine, q=q, label=label, limit=limit)
+        return EntityList(items=[EntityCount(**r) for r in rows])
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"model": Problem}})
+    async def readyz(request: Request) -> Response:
+        rt = runtime(request)
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(store.ping(rt.engine), 2.0)
+            checks["database"] = "ok"
+        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if rt.consumer is not None:
+            checks["consumer"] = "ok" if rt.consumer.started else "not connected to Kafka"
+        if rt.relay is not None:
+            checks["relay"] = "ok" if rt.relay.kafka_ok else "not connected to Kafka"
+        for name, task in rt.tasks.items():
+            if task.done():
+                checks[name] = "stopped"
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        return problem(503, "Service Unavailable", "not ready", checks=checks)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

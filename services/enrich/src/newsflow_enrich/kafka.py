@@ -1,0 +1,19 @@
+"""The one Kafka producer factory of enrich: idempotent, acks=all."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from newsflow_enrich.settings import Settings
+
+
+def make_producer(settings: Settings, *, role: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.client_id}-{role}",
+        acks="all",
+        # Retries after a lost ack must not write a record twice.
+        enable_idempotence=True,
+        linger_ms=5,
+        request_timeout_ms=15_000,
+    )

@@ -1,0 +1,186 @@
+"""The PostgreSQL tables enrich owns, as SQLAlchemy 2 declarative models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Explicit constraint names keep Alembic migrations (and their downgrades) deterministic.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+Timestamp = DateTime(timezone=True)
+
+
+class Article(Base):
+    """One row per article id; the latest content wins, older redeliveries change nothing."""
+
+    __tablename__ = "articles"
+
+    article_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    language: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    authors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    original_format: Mapped[str | None] = mapped_column(String(8))
+    raw_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    enriched_event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), server_default="enriched")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    enriched_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    tone: Mapped[float | None] = mapped_column(Float)
+    tone_positive: Mapped[float | None] = mapped_column(Float)
+    tone_negative: Mapped[float | None] = mapped_column(Float)
+    tone_polarity: Mapped[float | None] = mapped_column(Float)
+    models: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'enriched')", name="status"),
+        # Keyset pagination of GET /v1/articles walks (received_at, article_id) newest first.
+        Index("ix_articles_received_at_article_id", "received_at", "article_id"),
+        Index("ix_articles_canonical_url", "canonical_url"),
+    )
+
+
+class EntityRow(Base):
+    """A named entity, global across articles: one row per canonical name and label."""
+
+    __tablename__ = "entities"
+
+    entity_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("name", "label", name="uq_entities_name_label"),
+        Index("ix_entities_lower_name", func.lower(text("name"))),
+    )
+
+
+class ArticleEntity(Base):
+    """An entity as one article mentions it: offsets into that article's body."""
+
+    __tablename__ = "article_entities"
+
+    article_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("articles.article_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    entity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True
+    )
+    mention_count: Mapped[int] = mapped_column(Integer)
+    salience: Mapped[float] = mapped_column(Float)
+    mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_article_entities_entity_id", "entity_id"),)
+
+
+class QuoteRow(Base):
+    __tablename__ = "quotes"
+
+    quote_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    article_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("articles.article_id", ondelete="CASCADE")
+    )
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    speaker: Mapped[str | None] = mapped_column(Text)
+    speaker_entity: Mapped[str | None] = mapped_column(Text)
+    speaker_start: Mapped[int | None] = mapped_column(Integer)
+    speaker_end: Mapped[int | None] = mapped_column(Integer)
+    cue: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("article_id", "ordinal", name="uq_quotes_article_ordinal"),)
+
+
+class StanceRow(Base):
+    __tablename__ = "stances"
+
+    stance_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    article_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("articles.article_id", ondelete="CASCADE")
+    )
+    ordinal: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(Text)
+    holder_type: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "ordinal", name="uq_stances_article_ordinal"),
+        Index("ix_stances_target", "target"),
+    )
+
+
+class OutboxRow(Base):
+    """An event waiting to be published; written in the same transaction as its article."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    article_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    topic: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    # The exact bytes that go on the wire, so a republish after a crash is byte-identical.
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list[list[str]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        # The relay only ever looks for unpublished rows, oldest first.
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_article_id", "article_id"),
+    )

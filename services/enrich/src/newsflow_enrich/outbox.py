@@ -1,0 +1,172 @@
+"""The outbox relay: publishes pending outbox rows to Kafka, then marks them published."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from newsflow_enrich.kafka import make_producer
+from newsflow_enrich.metrics import Metrics
+from newsflow_enrich.settings import Settings
+from newsflow_enrich.store import outbox, outbox_backlog
+
+log = logging.getLogger(__name__)
+
+# What a relay pass can hit while PostgreSQL or Kafka is away; anything else is a bug.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    DBAPIError,
+    KafkaError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+async def relay_once(engine: AsyncEngine, producer: AIOKafkaProducer, limit: int) -> int:
+    """Publish up to `limit` pending rows; returns how many were published."""
+    async with engine.begin() as conn:
+        # SKIP LOCKED: replicas each take different rows instead of waiting on each other.
+        rows = (
+            await conn.execute(
+                select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                .add_columns(outbox.c.headers)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0
+        deliveries: list[tuple[int, asyncio.Future[Any]]] = []
+        failure: BaseException | None = None
+        try:
+            for row in rows:
+                delivery = await producer.send(
+                    row.topic,
+                    value=bytes(row.payload),
+                    key=row.key.encode(),
+                    headers=[(name, value.encode()) for name, value in row.headers],
+                )
+                deliveries.append((row.id, delivery))
+        except TRANSIENT_ERRORS as exc:
+            # Records already handed to the producer may still be delivered: wait for
+            # them below so the ones that made it are marked, not sent a second time.
+            failure = exc
+        # Marked published only once the broker acknowledged the record (acks=all); a
+        # crash in between republishes it — a duplicate subscribers dedupe on event_id.
+        results = await asyncio.gather(*(d for _, d in deliveries), return_exceptions=True)
+        delivered = []
+        for (row_id, _), result in zip(deliveries, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+            else:
+                delivered.append(row_id)
+        if delivered:
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_(delivered)).values(published_at=func.now())
+            )
+    # Raised after the commit, so the rows that were delivered stay marked.
+    if failure is not None:
+        raise failure
+    return len(rows)
+
+
+class OutboxRelay:
+    """Runs relay passes whenever woken (after a consumer commit) or every poll interval."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, metrics: Metrics) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._metrics = metrics
+        self.wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.kafka_ok = False
+
+    def notify(self) -> None:
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        backoff = self._settings.retry_backoff_initial_s
+        try:
+            while not self._stopping.is_set():
+                try:
+                    producer = await self._ensure_producer()
+                    while sent := await relay_once(
+                        self._engine, producer, self._settings.relay_batch_max
+                    ):
+                        self._metrics.outbox_published.inc(sent)
+                    self._metrics.outbox_backlog.set(await outbox_backlog(self._engine))
+                    backoff = self._settings.retry_backoff_initial_s
+                except TRANSIENT_ERRORS as exc:
+                    self.kafka_ok = not isinstance(exc, KafkaError)
+                    log.warning("outbox relay pass failed, retrying in %.1fs: %r", backoff, exc)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self._settings.retry_backoff_max_s)
+                    continue
+                await self._wait()
+            # The consumer stopped first, so this publishes the rows of its last batch.
+            await self.flush()
+        finally:
+            await self._stop_producer()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(self._settings, role="relay")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+            self.kafka_ok = True
+        return self._producer
+
+    async def _wait(self) -> None:
+        try:
+            await asyncio.wait_for(self.wakeup.wait(), self._settings.relay_poll_interval_s)
+        except TimeoutError:
+            return
+        self.wakeup.clear()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+
+    async def flush(self) -> None:
+        """Publish what is pending now (best effort within relay_flush_timeout_s)."""
+        if self._producer is None:
+            return
+        try:
+            async with asyncio.timeout(self._settings.relay_flush_timeout_s):
+                while sent := await relay_once(
+                    self._engine, self._producer, self._settings.relay_batch_max
+                ):
+                    self._metrics.outbox_published.inc(sent)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("outbox flush on shutdown incomplete, rows stay pending: %r", exc)
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Stop the loop, flush what is pending, close the producer."""
+        self._stopping.set()
+        self.wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._settings.relay_flush_timeout_s + 5)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _stop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
