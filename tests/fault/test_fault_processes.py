@@ -7,12 +7,14 @@ import base64
 import json
 import time
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from newsflow_local.procs import running
 from newsflow_schema import DeadLetterEvent, decode, header_map, topics
-from tests.fault.harness import Load, Scenario, logs, scenario, wait_for
+from tests.fault.harness import Load, Scenario, dsn, group_lag, logs, scenario, wait_for
 from tests.infra import Infra, free_port
 
 pytestmark = pytest.mark.fault
@@ -179,3 +181,69 @@ async def _progress(load: Load, count: int) -> bool:
 
 async def _count(records: list[object], count: int) -> bool:
     return len(records) >= count
+
+
+@pytest.mark.parametrize("point", ["before-db-commit:3", "after-db-commit:3"])
+async def test_enrich_killed_at_a_commit_boundary(infra: Infra, point: str) -> None:
+    env = {"ENRICH_CRASH_AT": point}
+    async with scenario(infra, f"enrich SIGKILL at {point}", enrich_env=env) as scn:
+        load = scn.load(count=100, rate=15)
+        posting = load.start()
+        await wait_for("the crash point", lambda: _dead(scn, "enrich"), within=180)
+        crashed = time.monotonic()
+        lag_at_crash = await group_lag(infra.kafka_bootstrap, scn.group)
+        rows_at_crash = await rows(scn)
+        if point.startswith("after"):
+            # Its rows are committed, its offsets are not: the window this test is about.
+            assert rows_at_crash > 0 and lag_at_crash > 0
+        del scn.enrich_env["ENRICH_CRASH_AT"]
+        await asyncio.to_thread(scn.start_enrich)
+        await posting
+        await scn.drained(load, within=300)
+        await scn.lag_zero()
+        report = await scn.report(load, recovery_s=time.monotonic() - crashed)
+        assert report.accepted == report.in_db == report.on_topic == 100, logs(scn)
+        await assert_no_duplicate_rows(scn)
+
+
+async def test_relay_killed_after_publish_before_marking(infra: Infra) -> None:
+    env = {"ENRICH_CRASH_AT": "after-relay-publish:2"}
+    async with scenario(infra, "relay SIGKILL after publish", enrich_env=env) as scn:
+        load = scn.load(count=80, rate=15)
+        posting = load.start()
+        await wait_for("the crash point", lambda: _dead(scn, "enrich"), within=180)
+        crashed = time.monotonic()
+        unmarked = await scn.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        assert unmarked > 0
+        del scn.enrich_env["ENRICH_CRASH_AT"]
+        await asyncio.to_thread(scn.start_enrich)
+        await posting
+        await scn.drained(load)
+        await scn.lag_zero()
+        await wait_for(
+            "outbox drained",
+            lambda: _scalar_is(scn, "SELECT count(*) FROM outbox WHERE published_at IS NULL", 0),
+            within=60,
+        )
+        report = await scn.report(load, recovery_s=time.monotonic() - crashed)
+        # No gap; the rows published but not marked went out again, with the same event_id.
+        assert report.accepted == report.in_db == report.on_topic == 80
+        assert report.duplicates_on_topic >= 1
+        outbox_ids = {str(r["event_id"]) for r in await _fetch(scn, "SELECT event_id FROM outbox")}
+        assert set(scn.enriched.event_ids()) >= outbox_ids
+
+
+async def _dead(scn: Scenario, name: str) -> bool:
+    return not running(scn.services.state, name)
+
+
+async def _scalar_is(scn: Scenario, sql: str, value: int) -> bool:
+    return bool(await scn.scalar(sql) == value)
+
+
+async def _fetch(scn: Scenario, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn(scn.database_url))
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()

@@ -210,7 +210,10 @@ class Services:
 
     def stop(self, name: str, *, hard: bool = False) -> bool:
         """Stop a service process by name or instance; SIGKILL when `hard`."""
-        return procs.stop(self.state, name, sig=signal.SIGKILL if hard else signal.SIGTERM)
+        # Enrich may take its shutdown grace plus the outbox flush (~25 s) to stop cleanly.
+        return procs.stop(
+            self.state, name, sig=signal.SIGKILL if hard else signal.SIGTERM, grace=45
+        )
 
 
 def http_ok(url: str) -> bool:

@@ -16,6 +16,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp import Analysis
@@ -104,6 +105,7 @@ class EnrichConsumer:
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
+        self._crash = CrashPoints(settings.crash_at)
         self._engine = engine
         self._nlp = nlp
         self._metrics = metrics
@@ -238,6 +240,8 @@ class EnrichConsumer:
             items, nlp_poison = await self._enrich(good, stored)
             poison.extend(nlp_poison)
             stage = "database"
+            if items:
+                self._crash.reached("before-db-commit")
             result, store_poison = await self._store(items)
             poison.extend(store_poison)
             stage = "dlq"
@@ -266,6 +270,8 @@ class EnrichConsumer:
             len(result.unchanged) + len(good) - len(items)
         )
         self._metrics.records.labels(outcome="dead_letter").inc(len(poison))
+        if result.written:
+            self._crash.reached("after-db-commit")
         committed = await self._commit(consumer, last)
         self._record_lag(consumer, last)
         if result.written:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.settings import Settings
@@ -29,7 +30,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def relay_once(engine: AsyncEngine, producer: AIOKafkaProducer, limit: int) -> int:
+async def relay_once(
+    engine: AsyncEngine,
+    producer: AIOKafkaProducer,
+    limit: int,
+    crash: CrashPoints | None = None,
+) -> int:
     """Publish up to `limit` pending rows; returns how many were published."""
     async with engine.begin() as conn:
         # SKIP LOCKED: replicas each take different rows instead of waiting on each other.
@@ -69,6 +75,8 @@ async def relay_once(engine: AsyncEngine, producer: AIOKafkaProducer, limit: int
                 failure = failure or result
             else:
                 delivered.append(row_id)
+        if delivered and crash is not None:
+            crash.reached("after-relay-publish")
         if delivered:
             await conn.execute(
                 update(outbox).where(outbox.c.id.in_(delivered)).values(published_at=func.now())
@@ -86,6 +94,7 @@ class OutboxRelay:
         self._settings = settings
         self._engine = engine
         self._metrics = metrics
+        self._crash = CrashPoints(settings.crash_at)
         self.wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -101,7 +110,7 @@ class OutboxRelay:
                 try:
                     producer = await self._ensure_producer()
                     while sent := await relay_once(
-                        self._engine, producer, self._settings.relay_batch_max
+                        self._engine, producer, self._settings.relay_batch_max, self._crash
                     ):
                         self._metrics.outbox_published.inc(sent)
                     self._metrics.outbox_backlog.set(await outbox_backlog(self._engine))

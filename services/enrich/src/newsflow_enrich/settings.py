@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     # How long a SIGTERM waits for the batch in hand before abandoning it uncommitted.
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
+    crash_at: str = Field(
+        default="",
+        description="Fault injection for tests only: '<point>[:<n>]' SIGKILLs the process the "
+        "n-th time it reaches the point (before-db-commit, after-db-commit, after-relay-publish).",
+    )
+
     db_pool_size: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")

@@ -1,0 +1,51 @@
+"""Crash points for fault-injection tests: die with SIGKILL at a named step of the work."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+# Where a crash tells something: between the steps whose order the guarantees rest on.
+POINTS = frozenset({"before-db-commit", "after-db-commit", "after-relay-publish"})
+
+
+class CrashSpecError(ValueError):
+    """ENRICH_CRASH_AT does not name a crash point."""
+
+
+@dataclass
+class CrashPoints:
+    """`point:n` entries (comma-separated): SIGKILL this process the n-th time it passes there.
+
+    Empty in production. Fault tests set ENRICH_CRASH_AT to kill enrich exactly between a
+    database commit and its offset commit, or between a publish and its outbox mark —
+    windows a random kill -9 almost never hits.
+    """
+
+    spec: str = ""
+    _targets: dict[str, int] = field(default_factory=dict, init=False)
+    _seen: Counter[str] = field(default_factory=Counter, init=False)
+
+    def __post_init__(self) -> None:
+        for entry in filter(None, (e.strip() for e in self.spec.split(","))):
+            point, _, nth = entry.partition(":")
+            if point not in POINTS or not (nth or "1").isdigit():
+                raise CrashSpecError(
+                    f"bad crash point {entry!r}: use <point>[:<n>] with point one of "
+                    f"{', '.join(sorted(POINTS))}"
+                )
+            self._targets[point] = int(nth or "1")
+
+    def reached(self, point: str) -> None:
+        if point not in self._targets:
+            return
+        self._seen[point] += 1
+        if self._seen[point] == self._targets[point]:
+            log.warning("crash point %s reached (pass %d): SIGKILL", point, self._seen[point])
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
