@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import time
 import uuid
@@ -345,7 +346,8 @@ class Scenario:
 async def scenario(
     infra: Infra, name: str, *, enrich_env: dict[str, str] | None = None, start: bool = True
 ) -> AsyncIterator[Scenario]:
-    run = f"{name}-{uuid.uuid4().hex[:8]}"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    run = f"{slug}-{uuid.uuid4().hex[:8]}"
     url = await create_database(infra.server_url, prefix="newsflow_fault")
     await asyncio.to_thread(upgrade, url)
     group = f"fault-{run}"

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsflow_enrich import store
 from newsflow_enrich.consumer import EnrichConsumer
+from newsflow_enrich.liveness import Liveness
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.outbox import OutboxRelay
 from newsflow_enrich.settings import Settings
@@ -192,6 +193,7 @@ class Runtime:
     metrics: Metrics
     consumer: EnrichConsumer | None = None
     relay: OutboxRelay | None = None
+    liveness: Liveness | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
@@ -225,6 +227,14 @@ def build_app(
                 settings, db, nlp, metrics, on_commit=relay.notify if relay else lambda: None
             )
             runtime.tasks["consumer"] = asyncio.create_task(runtime.consumer.run(), name="consumer")
+            consumer = runtime.consumer
+            runtime.liveness = Liveness(
+                settings,
+                assigned=lambda: set(consumer.assigned),
+                last_fetch=lambda: consumer.last_fetch,
+                busy_since=lambda: consumer.busy_since,
+            )
+            runtime.tasks["liveness"] = asyncio.create_task(runtime.liveness.run(), name="liveness")
         for task in runtime.tasks.values():
             task.add_done_callback(_log_exit)
         try:
@@ -236,6 +246,9 @@ def build_app(
                 await runtime.consumer.stop(runtime.tasks["consumer"])
             if runtime.relay is not None:
                 await runtime.relay.stop(runtime.tasks["relay"])
+            if runtime.liveness is not None:
+                runtime.liveness.stop()
+                await runtime.tasks["liveness"]
             if pool is not None:
                 await pool.close()
             if own_engine:
@@ -326,9 +339,15 @@ def build_app(
         rows = await store.list_entities(runtime(request).engine, q=q, label=label, limit=limit)
         return EntityList(items=[EntityCount(**r) for r in rows])
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", responses={503: {"model": Problem}})
+    async def healthz(request: Request) -> Response:
+        """Liveness: fails when the consumer has lag but fetched nothing for too long."""
+        liveness = runtime(request).liveness
+        if liveness is not None:
+            verdict = liveness.verdict()
+            if not verdict.alive:
+                return problem(503, "Consumer stalled", f"no progress: {verdict.describe()}")
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", responses={503: {"model": Problem}})
     async def readyz(request: Request) -> Response:

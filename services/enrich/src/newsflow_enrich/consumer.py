@@ -119,6 +119,10 @@ class EnrichConsumer:
         self._failures: dict[tuple[str, str], NlpFailure] = {}
         self._refs: dict[uuid.UUID, RecordRef] = {}
         self.assigned: set[TopicPartition] = set()
+        # When records last arrived: the liveness check's sign of progress.
+        self.last_fetch = time.monotonic()
+        # Set while a batch is in hand: NLP and writes are progress too.
+        self.busy_since: float | None = None
         self.started = False
         self.batches_committed = 0
 
@@ -211,7 +215,17 @@ class EnrichConsumer:
         if not batch or self._stopping.is_set():
             # Stopping: records fetched now are left uncommitted for the next owner.
             return
-        await self.process(consumer, batch)
+        self.last_fetch = time.monotonic()
+        if self._crash.reached("stall-fetch"):
+            # Wedged on purpose (fault tests): fetch nothing more until shutdown.
+            await self._stopping.wait()
+            return
+        self.busy_since = time.monotonic()
+        try:
+            await self.process(consumer, batch)
+        finally:
+            self.busy_since = None
+            self.last_fetch = time.monotonic()
 
     async def process(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]

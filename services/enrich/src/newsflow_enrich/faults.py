@@ -12,6 +12,8 @@ log = logging.getLogger(__name__)
 
 # Where a crash tells something: between the steps whose order the guarantees rest on.
 POINTS = frozenset({"before-db-commit", "after-db-commit", "after-relay-publish"})
+# Not a crash: the consumer stops fetching for good, as a wedged client would.
+STALLS = frozenset({"stall-fetch"})
 
 
 class CrashSpecError(ValueError):
@@ -34,18 +36,25 @@ class CrashPoints:
     def __post_init__(self) -> None:
         for entry in filter(None, (e.strip() for e in self.spec.split(","))):
             point, _, nth = entry.partition(":")
-            if point not in POINTS or not (nth or "1").isdigit():
+            if point not in POINTS | STALLS or not (nth or "1").isdigit():
                 raise CrashSpecError(
                     f"bad crash point {entry!r}: use <point>[:<n>] with point one of "
-                    f"{', '.join(sorted(POINTS))}"
+                    f"{', '.join(sorted(POINTS | STALLS))}"
                 )
             self._targets[point] = int(nth or "1")
 
-    def reached(self, point: str) -> None:
+    def reached(self, point: str) -> bool:
+        """SIGKILL at a crash point; True at a stall point, where the caller must stop."""
         if point not in self._targets:
-            return
+            return False
         self._seen[point] += 1
+        if point in STALLS:
+            stall = self._seen[point] >= self._targets[point]
+            if stall and self._seen[point] == self._targets[point]:
+                log.warning("stall point %s reached: no more progress from here", point)
+            return stall
         if self._seen[point] == self._targets[point]:
             log.warning("crash point %s reached (pass %d): SIGKILL", point, self._seen[point])
             logging.shutdown()
             os.kill(os.getpid(), signal.SIGKILL)
+        return False

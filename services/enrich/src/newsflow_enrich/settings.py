@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # How long a SIGTERM waits for the batch in hand before abandoning it uncommitted.
     shutdown_grace_s: float = Field(default=10.0, gt=0)
 
+    liveness_stall_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="/healthz fails when there is lag but no record was fetched for this long; "
+        "keep it above the slowest batch.",
+    )
+    liveness_check_s: float = Field(default=10.0, gt=0, description="How often lag is measured.")
+
     crash_at: str = Field(
         default="",
         description="Fault injection for tests only: '<point>[:<n>]' SIGKILLs the process the "
