@@ -77,7 +77,11 @@ async def test_one_article_gives_exactly_one_record(ingest: RunningIngest, raw: 
     assert attributes.id == str(event.event_id) == body["event_id"]
     assert attributes.type == ArticleRawEvent.EVENT_TYPE
     assert attributes.subject == body["id"]
-    assert attributes.traceparent == TRACEPARENT
+    # The caller's trace continues, with this request's span as the parent of what follows.
+    assert attributes.traceparent is not None
+    assert attributes.traceparent.split("-")[1] == TRACEPARENT.split("-")[1]
+    assert attributes.traceparent != TRACEPARENT
+    assert response.headers["traceparent"] == attributes.traceparent
     assert response.headers["location"] == f"http://127.0.0.1:8001/v1/articles/{body['id']}"
 
 

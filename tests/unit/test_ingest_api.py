@@ -133,7 +133,11 @@ async def test_accepted_article_is_published_once_with_key_headers_and_value(
     assert attributes.id == str(event.event_id)
     assert attributes.subject == body["id"]
     assert attributes.source == "/newsflow/ingest"
-    assert attributes.traceparent == TRACEPARENT
+    # The caller's trace continues, with this request's span as the parent of what follows.
+    assert attributes.traceparent is not None
+    assert attributes.traceparent.split("-")[1] == TRACEPARENT.split("-")[1]
+    assert attributes.traceparent != TRACEPARENT
+    assert response.headers["traceparent"] == attributes.traceparent
 
 
 async def test_sample_article_gets_its_title_and_date(

@@ -1,6 +1,6 @@
 """newsflow's event contracts, shared by every service."""
 
-from newsflow_schema import topics
+from newsflow_schema import logs, topics
 from newsflow_schema.cloudevents import (
     CloudEventAttributes,
     HeaderError,
@@ -50,5 +50,6 @@ __all__ = [
     "encode",
     "encode_headers",
     "header_map",
+    "logs",
     "topics",
 ]

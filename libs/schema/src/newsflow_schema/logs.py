@@ -6,7 +6,9 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -82,9 +84,7 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
 
 
 @contextlib.contextmanager
-def context(
-    *, traceparent: str | None = None, article_id: str | None = None
-) -> Iterator[None]:
+def context(*, traceparent: str | None = None, article_id: str | None = None) -> Iterator[None]:
     """Log lines inside carry this trace and article (the traceparent's span as parent)."""
     tokens: list[tuple[contextvars.ContextVar[str | None], contextvars.Token[str | None]]] = []
     parsed = parse_traceparent(traceparent)
@@ -98,3 +98,63 @@ def context(
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
+
+
+def new_span_id() -> str:
+    return os.urandom(8).hex()
+
+
+def new_trace_id() -> str:
+    return os.urandom(16).hex()
+
+
+class TraceMiddleware:
+    """ASGI middleware: a W3C trace context per request, in logs, and one line per request.
+
+    Continues the caller's trace when a valid `traceparent` header arrives, else starts
+    one; the request gets a span of its own. The traceparent to hand on (e.g. into Kafka
+    headers) is `scope["state"]["traceparent"]`, and the response carries it back.
+    """
+
+    def __init__(self, app: Any, *, logger: str = "newsflow.http") -> None:
+        self._app = app
+        self._log = logging.getLogger(logger)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"traceparent":
+                incoming = value.decode("latin-1")
+        parsed = parse_traceparent(incoming)
+        trace_id = parsed[0] if parsed else new_trace_id()
+        traceparent = f"00-{trace_id}-{new_span_id()}-01"
+        scope.setdefault("state", {})["traceparent"] = traceparent
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_trace(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"traceparent", traceparent.encode())]
+            await send(message)
+
+        with context(traceparent=traceparent):
+            try:
+                await self._app(scope, receive, send_with_trace)
+            finally:
+                if scope.get("path") not in ("/healthz", "/readyz", "/metrics"):
+                    self._log.info(
+                        "%s %s %d",
+                        scope.get("method"),
+                        scope.get("path"),
+                        status,
+                        extra={
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 1),
+                        },
+                    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from newsflow_enrich.settings import Settings
+from newsflow_schema import logs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,10 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure("enrich", settings.log_level, json_lines=settings.log_format == "json")
     if args.command == "migrate":
         from newsflow_enrich.migrate import upgrade
 
@@ -43,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
         # SIGTERM → lifespan shutdown, which stops the consumer and flushes the relay.
         timeout_graceful_shutdown=30,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line, with trace and article ids."
+    )
 
     group_id: str = "newsflow-enrich"
     client_id: str = "newsflow-enrich"

@@ -47,7 +47,8 @@ from newsflow_ingest.producer import (
     RecordRejectedError,
 )
 from newsflow_ingest.settings import Settings
-from newsflow_schema import ArticleRawEvent, encode, encode_headers, topics
+from newsflow_schema import ArticleRawEvent, encode, encode_headers, logs, topics
+from newsflow_schema.logs import TraceMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,13 @@ def _parse_json(text: str, what: str = "the body") -> Any:
         ) from None
 
 
+def _placed(delivery: Delivery) -> dict[str, object]:
+    return {"topic": delivery.topic, "partition": delivery.partition, "offset": delivery.offset}
+
+
 def _traceparent(request: Request) -> str | None:
-    return request.headers.get("traceparent")
+    # Set per request by TraceMiddleware: the caller's trace, continued with our own span.
+    return getattr(request.state, "traceparent", None)
 
 
 def build_app(settings: Settings, publisher: EventPublisher | None = None) -> FastAPI:
@@ -207,6 +213,7 @@ def build_app(settings: Settings, publisher: EventPublisher | None = None) -> Fa
     app.state.metrics = metrics
     app.state.publisher = kafka
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(TraceMiddleware)
 
     def require_api_key(
         x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)],
@@ -335,6 +342,8 @@ def build_app(settings: Settings, publisher: EventPublisher | None = None) -> Fa
             raise ProblemError(413, str(result), slug="too-large")
         metrics.accepted.inc()
         article_id = str(event.article_id)
+        with logs.context(article_id=article_id):
+            log.info("article accepted", extra=_placed(result))
         response.headers["Location"] = location(article_id)
         return ArticleAccepted(
             id=article_id,
@@ -457,6 +466,8 @@ def build_app(settings: Settings, publisher: EventPublisher | None = None) -> Fa
                 results[index] = _item_result(index, event, delivery, location)
                 if isinstance(delivery, Delivery):
                     metrics.accepted.inc()
+                    with logs.context(article_id=str(event.article_id)):
+                        log.info("article accepted", extra=_placed(delivery))
                 elif isinstance(delivery, RecordRejectedError):
                     metrics.rejected.labels("too_large").inc()
                 else:
