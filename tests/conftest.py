@@ -59,11 +59,15 @@ def sample_text() -> str:
     return SAMPLE.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def services(
     _infra: Infra, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Services]:
-    """Ingest and enrich as real processes on free ports, with a database of their own."""
+    """Ingest and enrich as real processes on free ports, with a database of their own.
+
+    Module-scoped: the enrich process consumes everything on the raw topic, so it must be
+    gone before other modules (the fault scenarios) count events on the enriched topic.
+    """
     url = await create_database(_infra.server_url, prefix="newsflow_e2e")
     await asyncio.to_thread(upgrade, url)
     state = tmp_path_factory.mktemp("services")

@@ -5,49 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from newsflow_local.stack import RunnerSettings, Services
+from newsflow_local.stack import Services
 from newsflow_schema import ArticleEnrichedEvent, decode, decode_headers, topics
-from tests.infra import free_port
 
 pytestmark = pytest.mark.e2e
 
 # Includes spawning the NLP worker and loading the spaCy model on first use.
 DEADLINE_S = 120.0
-
-
-@pytest.fixture(scope="module")
-async def services(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Services]:
-    """Both services as processes, started as the runner starts them (env vars, /healthz)."""
-    state: Path = tmp_path_factory.mktemp("enrich-e2e")
-    stack = Services(
-        state=state,
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=database_url,
-        settings=RunnerSettings(INGEST_PORT=free_port(), ENRICH_PORT=free_port()),
-    )
-    try:
-        await asyncio.to_thread(
-            stack.start,
-            "enrich",
-            ENRICH_GROUP_ID=f"enrich-e2e-{uuid.uuid4().hex[:8]}",
-            ENRICH_WORKERS="1",
-        )
-        await asyncio.to_thread(stack.start, "ingest")
-        yield stack
-    finally:
-        # SIGTERM: the graceful path (lifespan shutdown) of both services.
-        await asyncio.to_thread(stack.stop, "ingest")
-        await asyncio.to_thread(stack.stop, "enrich")
 
 
 async def test_posted_sample_is_readable_enriched_and_published(

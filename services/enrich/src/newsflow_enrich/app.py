@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsflow_enrich import store
+from newsflow_enrich import store, viewer
 from newsflow_enrich.consumer import EnrichConsumer
 from newsflow_enrich.liveness import Liveness
 from newsflow_enrich.metrics import Metrics
@@ -28,10 +28,13 @@ from newsflow_enrich.outbox import OutboxRelay
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.workers import AnalysisRunner, ProcessPoolRunner
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance, Tone
+from newsflow_schema.logs import TraceMiddleware
+from newsflow_schema.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_openapi
 
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
+# Query text PostgreSQL can hold: anything but NUL, which it refuses in text values.
+TEXT = r"^[^\x00]*$"
 
 
 # --- response models -----------------------------------------------------------------
@@ -90,17 +93,9 @@ class EntityList(BaseModel):
     items: list[EntityCount]
 
 
-class Problem(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-
-
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail).model_dump(exclude_none=True)
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    body = problem_body(status, detail or title, extra={"title": title, **extra})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE)
 
 
 def article_out(row: dict[str, Any]) -> ArticleOut:
@@ -260,6 +255,7 @@ def build_app(
         description="Enriched articles read from PostgreSQL; health and metrics.",
         lifespan=lifespan,
     )
+    app.add_middleware(TraceMiddleware)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -295,7 +291,9 @@ def build_app(
         return rt
 
     @app.get(
-        "/v1/articles/{article_id}", response_model=ArticleOut, responses={404: {"model": Problem}}
+        "/v1/articles/{article_id}",
+        response_model=ArticleOut,
+        responses=problem_openapi(404, 422, 503),
     )
     async def get_article(article_id: uuid.UUID, request: Request) -> ArticleOut:
         row = await store.get_article(runtime(request).engine, article_id)
@@ -303,11 +301,15 @@ def build_app(
             raise HTTPException(404, f"article {article_id} is not enriched (yet)")
         return article_out(row)
 
-    @app.get("/v1/articles", response_model=ArticlePage)
+    @app.get("/v1/articles", response_model=ArticlePage, responses=problem_openapi(400, 422, 503))
     async def list_articles(
         request: Request,
-        entity: Annotated[str | None, Query(description="Entity name, case-insensitive.")] = None,
-        label: Annotated[str | None, Query(description="Entity label, e.g. PERSON.")] = None,
+        entity: Annotated[
+            str | None, Query(description="Entity name, case-insensitive.", pattern=TEXT)
+        ] = None,
+        label: Annotated[
+            str | None, Query(description="Entity label, e.g. PERSON.", pattern=TEXT)
+        ] = None,
         stance: Annotated[
             Literal["favor", "against", "neutral"] | None,
             Query(description="Has a stance with this label (toward `entity` when given)."),
@@ -316,7 +318,9 @@ def build_app(
             AwareDatetime | None, Query(description="Received at or after (RFC 3339).")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Query(description="The previous page's next_cursor.")] = None,
+        cursor: Annotated[
+            str | None, Query(description="The previous page's next_cursor.", pattern=TEXT)
+        ] = None,
     ) -> ArticlePage:
         rows, next_cursor = await store.list_articles(
             runtime(request).engine,
@@ -329,17 +333,17 @@ def build_app(
         )
         return ArticlePage(items=[ArticleSummary(**r) for r in rows], next_cursor=next_cursor)
 
-    @app.get("/v1/entities", response_model=EntityList)
+    @app.get("/v1/entities", response_model=EntityList, responses=problem_openapi(422, 503))
     async def list_entities(
         request: Request,
-        q: Annotated[str | None, Query(description="Substring of the name.")] = None,
-        label: Annotated[str | None, Query()] = None,
+        q: Annotated[str | None, Query(description="Substring of the name.", pattern=TEXT)] = None,
+        label: Annotated[str | None, Query(pattern=TEXT)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> EntityList:
         rows = await store.list_entities(runtime(request).engine, q=q, label=label, limit=limit)
         return EntityList(items=[EntityCount(**r) for r in rows])
 
-    @app.get("/healthz", responses={503: {"model": Problem}})
+    @app.get("/healthz", responses=problem_openapi(503))
     async def healthz(request: Request) -> Response:
         """Liveness: fails when the consumer has lag but fetched nothing for too long."""
         liveness = runtime(request).liveness
@@ -349,7 +353,7 @@ def build_app(
                 return problem(503, "Consumer stalled", f"no progress: {verdict.describe()}")
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz", responses={503: {"model": Problem}})
+    @app.get("/readyz", responses=problem_openapi(503))
     async def readyz(request: Request) -> Response:
         rt = runtime(request)
         checks: dict[str, str] = {}
@@ -368,6 +372,8 @@ def build_app(
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         return problem(503, "Service Unavailable", "not ready", checks=checks)
+
+    app.include_router(viewer.router(lambda request: runtime(request).engine, article_out))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
