@@ -54,7 +54,7 @@ test: sync ## all tests: unit, integration (real Kafka + PostgreSQL), fault, e2e
 lint: sync ## ruff (lint + format check), mypy strict, JSON Schema drift
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/schema/src services/ingest/src services/enrich/src deploy/local/src
+	$(UV) run --frozen mypy libs/schema/src libs/cli/src services/ingest/src services/enrich/src deploy/local/src
 	$(UV) run --frozen python -m newsflow_schema.jsonschema --check
 
 format: ## apply ruff's fixes and formatting

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,16 +39,15 @@ def classifier() -> StanceClassifier:
 # --- the shipped classifier -----------------------------------------------------------
 
 
-def test_artifact_is_small_json_and_loads_fast() -> None:
+def test_artifact_is_small_json_weights_only() -> None:
     assert ARTIFACT_PATH.stat().st_size < 3_000_000
     with gzip.open(ARTIFACT_PATH, "rb") as fh:
         artifact = json.loads(fh.read())
     # Weights and vocabulary only: nothing sentence-shaped.
     assert set(artifact) >= {"format", "name", "version", "labels", "weights"}
     assert all(len(name) < 80 for name in artifact["weights"])
-    started = time.perf_counter()
+    # Load time is a benchmark figure (bench/), not something a test should time.
     clf = load_stance_classifier()
-    assert time.perf_counter() - started < 1.0
     assert clf.info.name and clf.info.version
 
 

@@ -90,6 +90,13 @@ class ArticleRawEvent(Event):
     content_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     original: OriginalContent
     received_at: UtcDatetime = Field(default_factory=utc_now)
+    reprocess: bool = Field(
+        default=False,
+        description=(
+            "Enrich again even when the content is unchanged (a replay, e.g. after a model "
+            "upgrade); a redelivery of the same event still changes nothing."
+        ),
+    )
 
 
 # --- news.articles.enriched.v1 --------------------------------------------------------

@@ -24,17 +24,19 @@ from newsflow_enrich.pipeline import (
     EnrichedArticle,
     OversizedRecordError,
     RecordRef,
+    StoredVersion,
     check_size,
     dead_letter,
     document_for,
     enrich_article,
+    needs_enrichment,
     traceparent_of,
 )
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.store import (
     BatchResult,
     RejectedByDatabaseError,
-    known_hashes,
+    known_versions,
     rejects_data,
     store_batch,
 )
@@ -249,7 +251,7 @@ class EnrichConsumer:
         stage = "database"
         try:
             good, poison = classify(refs, self._settings.max_record_bytes)
-            stored = await known_hashes(self._engine, (g.raw.article_id for g in good))
+            stored = await known_versions(self._engine, (g.raw.article_id for g in good))
             stage = "nlp"
             items, nlp_poison = await self._enrich(good, stored)
             poison.extend(nlp_poison)
@@ -293,10 +295,10 @@ class EnrichConsumer:
         return committed
 
     async def _enrich(
-        self, good: list[Good], stored: dict[uuid.UUID, str]
+        self, good: list[Good], stored: dict[uuid.UUID, StoredVersion]
     ) -> tuple[list[EnrichedArticle], list[Poison]]:
         # A redelivery of content already stored needs no NLP: the store would skip it.
-        todo = [g for g in good if stored.get(g.raw.article_id) != g.raw.content_hash]
+        todo = [g for g in good if needs_enrichment(g.raw, stored.get(g.raw.article_id))]
         missing = [g for g in todo if _cache_key(g.raw) not in self._analysis_cache]
         if missing:
             started = time.perf_counter()

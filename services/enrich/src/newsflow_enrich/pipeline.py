@@ -56,6 +56,23 @@ class RecordRef:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """What the store holds of an article: enough to tell a redelivery from new work."""
+
+    content_hash: str
+    raw_event_id: uuid.UUID
+
+
+def needs_enrichment(raw: ArticleRawEvent, stored: StoredVersion | None) -> bool:
+    """False for a redelivery: same content, or (for a replay) the very same replay event."""
+    if stored is None:
+        return True
+    if raw.reprocess:
+        return stored.raw_event_id != raw.event_id
+    return stored.content_hash != raw.content_hash
+
+
 class OversizedRecordError(ValueError):
     """A record value larger than the configured maximum."""
 

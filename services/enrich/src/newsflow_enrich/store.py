@@ -23,7 +23,7 @@ from newsflow_enrich.models import (
     QuoteRow,
     StanceRow,
 )
-from newsflow_enrich.pipeline import EnrichedArticle
+from newsflow_enrich.pipeline import EnrichedArticle, StoredVersion
 from newsflow_enrich.settings import Settings
 
 articles = cast(Table, Article.__table__)
@@ -49,18 +49,20 @@ class BatchResult:
     unchanged: list[uuid.UUID] = field(default_factory=list)
 
 
-async def known_hashes(engine: AsyncEngine, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Stored content hashes of these articles, to skip NLP for redelivered records."""
+async def known_versions(
+    engine: AsyncEngine, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, StoredVersion]:
+    """Stored content hash and raw event id of these articles, to skip NLP for redeliveries."""
     wanted = list(set(ids))
     if not wanted:
         return {}
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(articles.c.article_id, articles.c.content_hash).where(
+            select(articles.c.article_id, articles.c.content_hash, articles.c.raw_event_id).where(
                 articles.c.article_id.in_(wanted)
             )
         )
-        return {row.article_id: row.content_hash for row in rows}
+        return {row.article_id: StoredVersion(row.content_hash, row.raw_event_id) for row in rows}
 
 
 async def store_batch(engine: AsyncEngine, items: Sequence[EnrichedArticle]) -> BatchResult:
@@ -108,15 +110,17 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
     updated: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "article_id"}
     updated["version"] = articles.c.version + 1
     updated["updated_at"] = func.now()
+    changed = articles.c.content_hash != stmt.excluded.content_hash
+    if raw.reprocess:
+        # A replay re-enriches unchanged content once: its redelivery finds its own
+        # event id stored and changes nothing.
+        changed = or_(changed, articles.c.raw_event_id != stmt.excluded.raw_event_id)
     upsert = stmt.on_conflict_do_update(
         index_elements=[articles.c.article_id],
         set_=updated,
         # Same content: a redelivery, nothing to do. Older content (an earlier version
         # replayed after a crash) must not overwrite a newer one.
-        where=and_(
-            articles.c.content_hash != stmt.excluded.content_hash,
-            articles.c.received_at <= stmt.excluded.received_at,
-        ),
+        where=and_(changed, articles.c.received_at <= stmt.excluded.received_at),
     ).returning(articles.c.article_id)
     if (await conn.execute(upsert)).first() is None:
         return False

@@ -1,0 +1,1 @@
+"""newsflow's command-line tool: post, tail, show and replay articles."""
