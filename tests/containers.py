@@ -84,7 +84,10 @@ class ContainerInfra:
         wrapped.kill() if hard else wrapped.stop(timeout=30)
 
     def ensure_running(self) -> None:
-        for container, start in ((self.postgres, self.start_postgres), (self.kafka, self.start_kafka)):
+        for container, start in (
+            (self.postgres, self.start_postgres),
+            (self.kafka, self.start_kafka),
+        ):
             wrapped = container.get_wrapped_container()
             wrapped.reload()
             if wrapped.status != "running":
