@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -79,5 +80,21 @@ async def test_posted_sample_is_readable_enriched_and_published(
         assert {(e.name, e.label) for e in event.entities} == {
             (e["name"], e["label"]) for e in article["entities"]
         }
+
+        # One trace from the HTTP request through both topics into enrich's log lines.
+        trace_id = posted.headers["traceparent"].split("-")[1]
+        assert decode_headers(received[0].headers).traceparent is not None
+        assert decode_headers(received[0].headers).traceparent.split("-")[1] == trace_id
+        lines = [
+            json.loads(line)
+            for line in (services.state / "logs" / "enrich.log").read_text().splitlines()
+            if line.startswith("{")
+        ]
+        enriched = [
+            line
+            for line in lines
+            if line["msg"] == "article enriched" and line.get("article_id") == article_id
+        ]
+        assert enriched and enriched[0]["trace_id"] == trace_id
     finally:
         await subscriber.stop()

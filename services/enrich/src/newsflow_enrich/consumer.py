@@ -41,7 +41,7 @@ from newsflow_enrich.store import (
     store_batch,
 )
 from newsflow_enrich.workers import AnalysisRunner, NlpError, NlpFailure, NlpUnavailable
-from newsflow_schema import ArticleRawEvent, DecodeError, decode, topics
+from newsflow_schema import ArticleRawEvent, DecodeError, decode, logs, topics
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +286,7 @@ class EnrichConsumer:
             len(result.unchanged) + len(good) - len(items)
         )
         self._metrics.records.labels(outcome="dead_letter").inc(len(poison))
+        self._log_articles(items, set(result.written))
         if result.written:
             self._crash.reached("after-db-commit")
         committed = await self._commit(consumer, last)
@@ -355,6 +356,23 @@ class EnrichConsumer:
             result.unchanged.extend(one.unchanged)
         return result, poison
 
+    def _log_articles(self, items: list[EnrichedArticle], written: set[uuid.UUID]) -> None:
+        """One line per article, in the trace its raw event carried from the HTTP request."""
+        for item in items:
+            ref = self._refs.get(item.raw.event_id)
+            traceparent = traceparent_of(ref.headers) if ref is not None else None
+            with logs.context(traceparent=traceparent, article_id=str(item.raw.article_id)):
+                log.info(
+                    "article enriched" if item.raw.article_id in written else "article unchanged",
+                    extra={
+                        "partition": ref.partition if ref else None,
+                        "offset": ref.offset if ref else None,
+                        "entities": len(item.event.entities),
+                        "quotes": len(item.event.quotes),
+                        "stances": len(item.event.stances),
+                    },
+                )
+
     async def _dead_letter(self, poison: list[Poison]) -> None:
         if not poison:
             return
@@ -369,14 +387,16 @@ class EnrichConsumer:
                 value_max_bytes=self._settings.dlq_value_max_bytes,
                 source=self._settings.event_source,
             )
-            log.warning(
-                "dead-lettering %s[%d]@%d: %s: %s",
-                p.ref.topic,
-                p.ref.partition,
-                p.ref.offset,
-                type(p.error).__name__,
-                p.error,
-            )
+            key = p.ref.key.decode("utf-8", "replace") if p.ref.key else None
+            with logs.context(traceparent=traceparent_of(p.ref.headers), article_id=key):
+                log.warning(
+                    "dead-lettering %s[%d]@%d: %s: %s",
+                    p.ref.topic,
+                    p.ref.partition,
+                    p.ref.offset,
+                    type(p.error).__name__,
+                    p.error,
+                )
             deliveries.append(
                 await producer.send(topics.DLQ, value=value, key=p.ref.key, headers=headers)
             )
