@@ -131,41 +131,20 @@ class PostgresNode:
             pid=proc.pid,
         )
 
+    def _client(self, tool: str, database: str, *args: str) -> list[str]:
+        """argv of a client tool (pg_isready, psql) connecting to this server as USER."""
+        connect = ["-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", database]
+        return [str(bin_dir() / tool), *connect, *args]
+
     def ready(self) -> bool:
-        result = subprocess.run(
-            [
-                str(bin_dir() / "pg_isready"),
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                USER,
-                "-d",
-                "postgres",
-            ],
-            check=False,
+        return (
+            subprocess.run(self._client("pg_isready", "postgres", "-q"), check=False).returncode
+            == 0
         )
-        return result.returncode == 0
 
     def psql(self, sql: str, *, database: str = "postgres") -> str:
         result = subprocess.run(
-            [
-                str(bin_dir() / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                USER,
-                "-d",
-                database,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-Atqc",
-                sql,
-            ],
+            self._client("psql", database, "-v", "ON_ERROR_STOP=1", "-Atqc", sql),
             capture_output=True,
             text=True,
             check=False,
