@@ -210,3 +210,29 @@ def test_concurrent_normalisation_gives_the_sequential_results() -> None:
         results = list(pool.map(lambda text: normalise("text", text, now=NOW), inputs))
 
     assert results == expected
+
+
+def test_date_languages_put_the_articles_language_first() -> None:
+    from newsflow_ingest.normalise import date_languages
+
+    assert date_languages(None) == ("en",)
+    assert date_languages("en-GB") == ("en",)
+    assert date_languages("de-AT") == ("de", "en")
+
+
+def test_date_line_in_the_articles_language_and_unknown_languages() -> None:
+    from datetime import UTC, datetime
+
+    from newsflow_ingest.normalise import normalise
+
+    text = (
+        "Sturm an der Küste\n\n13. September 2022\n\n" + "Ein schwerer Sturm traf die Küste. " * 8
+    )
+    german = normalise("text", text, languages=("de", "en"))
+    assert german.published_at == datetime(2022, 9, 13, tzinfo=UTC)
+    assert "13. September 2022" not in german.body
+    # A language dateparser does not know falls back to English instead of failing.
+    english = "Storm hits coast\n\nSeptember 13, 2022\n\n" + "A storm hit the coast. " * 8
+    assert normalise("text", english, languages=("zz", "en")).published_at == datetime(
+        2022, 9, 13, tzinfo=UTC
+    )

@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from newsflow_ingest.app import build_app
 from newsflow_ingest.settings import Settings
 from newsflow_schema import logs
 
 
+def _configure_logs(settings: Settings) -> None:
+    logs.configure("ingest", settings.log_level, json_lines=settings.log_format == "json")
+
+
+def create_app() -> FastAPI:
+    """The app of one worker process (INGEST_WORKERS > 1): settings from the environment."""
+    settings = Settings()
+    _configure_logs(settings)
+    return build_app(settings)
+
+
 def main() -> None:
     settings = Settings()
-    logs.configure("ingest", settings.log_level, json_lines=settings.log_format == "json")
-    uvicorn.run(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # Our JSON lines, with one line per request from TraceMiddleware instead of access logs.
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 5,
-    )
+    _configure_logs(settings)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        # Our JSON lines, with one line per request from TraceMiddleware, not access logs.
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout_s) + 5,
+    }
+    if settings.workers > 1:
+        # Normalising articles is CPU-bound Python: one process per core scales it.
+        uvicorn.run(
+            "newsflow_ingest.__main__:create_app",
+            factory=True,
+            workers=settings.workers,
+            **options,  # type: ignore[arg-type]
+        )
+    else:
+        uvicorn.run(build_app(settings), **options)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from newsflow_ingest.normalise import clean_line, normalise
+from newsflow_ingest.normalise import clean_line, date_languages, normalise
 from newsflow_schema import (
     ArticleRawEvent,
     InvalidURLError,
@@ -192,7 +192,13 @@ def build_event(article: ArticleIn, limits: Limits) -> ArticleRawEvent:
     kind: Literal["text", "html"] = "text" if article.text is not None else "html"
     content = article.text if article.text is not None else article.html
     assert content is not None  # guaranteed by ArticleIn's model validator
-    found = normalise(kind, content, now=limits.now, max_future=limits.max_future)
+    found = normalise(
+        kind,
+        content,
+        now=limits.now,
+        max_future=limits.max_future,
+        languages=date_languages(article.language),
+    )
     if not found.body:
         raise InvalidArticleError(
             [

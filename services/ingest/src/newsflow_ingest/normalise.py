@@ -31,6 +31,19 @@ _DATE_SETTINGS: Any = {
 # wrong dates or raises under concurrent calls (scrapinghub/dateparser#441, #1369), while
 # the app normalises in worker threads: one call at a time.
 _DATEPARSER_LOCK = threading.Lock()
+# Languages dateparser tries on a date line. Without a list it tries every locale it has
+# on every line, which dominated ingest's CPU profile (bench/results/profile-ingest.txt).
+DEFAULT_DATE_LANGUAGES: tuple[str, ...] = ("en",)
+
+
+def date_languages(language: str | None) -> tuple[str, ...]:
+    """The article's own language (primary subtag) first, then English."""
+    primary = (language or "").split("-")[0].strip().lower()
+    if primary and primary not in DEFAULT_DATE_LANGUAGES:
+        return (primary, *DEFAULT_DATE_LANGUAGES)
+    return DEFAULT_DATE_LANGUAGES
+
+
 # A head line is taken as a date line when the date covers this much of it; below that the
 # date is part of a sentence or a headline ("Storm of March 3, 2024 batters coast").
 _DATE_LINE_COVERAGE = 0.4
@@ -75,6 +88,33 @@ class Normalised:
     authors: tuple[str, ...] = ()
 
 
+class _UnicodeCleaner(dict[int, str | None]):
+    """A str.translate table filled on first sight of each code point.
+
+    Line/paragraph separators become newlines, other space separators plain spaces, and
+    invisible control/format characters (zero-width spaces, BOMs, bidi marks) are dropped.
+    """
+
+    def __missing__(self, code: int) -> str | None:
+        ch = chr(code)
+        category = unicodedata.category(ch)
+        if ch in "\n\t":
+            value: str | None = ch
+        elif category in ("Zl", "Zp"):
+            value = "\n"
+        elif category == "Zs":
+            value = " "
+        elif category in ("Cc", "Cf"):
+            value = None
+        else:
+            value = ch
+        self[code] = value
+        return value
+
+
+_UNICODE_CLEANER = _UnicodeCleaner()
+
+
 def clean_unicode(text: str) -> str:
     """NFC, line breaks unified, invisible format/control characters dropped, spaces plain.
 
@@ -82,21 +122,7 @@ def clean_unicode(text: str) -> str:
     fractions ("m²" becomes "m2"), changing what the article says.
     """
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    out: list[str] = []
-    for ch in text:
-        if ch in "\n\t":
-            out.append(ch)
-            continue
-        category = unicodedata.category(ch)
-        if category in ("Zl", "Zp"):
-            out.append("\n")
-        elif category == "Zs":
-            out.append(" ")
-        elif category in ("Cc", "Cf"):
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_UNICODE_CLEANER)
 
 
 def clean_line(text: str) -> str:
@@ -163,13 +189,16 @@ def _is_markup_residue(line: str) -> bool:
     )
 
 
-def _date_in_line(line: str) -> datetime | None:
+def _date_in_line(line: str, languages: tuple[str, ...]) -> datetime | None:
     """The date a short head line states, when the line is (mostly) a date."""
     if not line or len(line) > _MAX_DATE_LINE_CHARS or not any(c.isdigit() for c in line):
         return None
     with _DATEPARSER_LOCK:
-        parsed = dateparser.parse(line, settings=_DATE_SETTINGS)
-        found = None if parsed is not None else search_dates(line, settings=_DATE_SETTINGS)
+        try:
+            parsed, found = _parse_date(line, languages)
+        except ValueError:
+            # A language dateparser does not know (a client's typo, say): English only.
+            parsed, found = _parse_date(line, DEFAULT_DATE_LANGUAGES)
     if parsed is not None:
         return _as_utc(parsed)
     if not found:
@@ -178,6 +207,16 @@ def _date_in_line(line: str) -> datetime | None:
     if len(matched) < _DATE_LINE_COVERAGE * len(line):
         return None
     return _as_utc(value)
+
+
+def _parse_date(
+    line: str, languages: tuple[str, ...]
+) -> tuple[datetime | None, list[tuple[str, datetime]] | None]:
+    langs = list(languages)
+    parsed = dateparser.parse(line, languages=langs, settings=_DATE_SETTINGS)
+    if parsed is not None:
+        return parsed, None
+    return None, search_dates(line, languages=langs, settings=_DATE_SETTINGS)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -227,7 +266,11 @@ def _sane_date(value: datetime | None, now: datetime, max_future: timedelta) -> 
 
 
 def normalise_text(
-    text: str, *, now: datetime | None = None, max_future: timedelta = timedelta(days=1)
+    text: str,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(days=1),
+    languages: tuple[str, ...] = DEFAULT_DATE_LANGUAGES,
 ) -> Normalised:
     """Clean scraped plain text; find headline, date line and byline in its first lines.
 
@@ -266,7 +309,7 @@ def normalise_text(
             if _CREDIT.search(line) and len(line) <= _MAX_TITLE_CHARS:
                 continue
             if published is None:
-                found = _date_in_line(line)
+                found = _date_in_line(line, languages)
                 if found is not None:
                     published = found
                     continue
@@ -379,8 +422,12 @@ def normalise(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(days=1),
+    languages: tuple[str, ...] = DEFAULT_DATE_LANGUAGES,
 ) -> Normalised:
-    """Normalise `content` given as plain (possibly scraped) text or as HTML."""
+    """Normalise `content` given as plain (possibly scraped) text or as HTML.
+
+    `languages`: what dateparser tries on date lines (see `date_languages`).
+    """
     if kind == "html":
         return normalise_html(content, now=now, max_future=max_future)
-    return normalise_text(content, now=now, max_future=max_future)
+    return normalise_text(content, now=now, max_future=max_future, languages=languages)

@@ -74,6 +74,9 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.linger_ms,
+        # A raw event (body plus original) is ~10 KB: aiokafka's 16 KiB default batch holds
+        # one, and under load every send waited for its own request.
+        max_batch_size=settings.max_batch_size,
         max_request_size=settings.max_request_size,
         compression_type="gzip",
     )

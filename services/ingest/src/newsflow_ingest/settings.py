@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1, ge=1, description="Server processes; normalisation is CPU-bound, so ~1 per core."
+    )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line, with trace and article ids."
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
     )
     linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
     max_request_size: int = Field(default=1_048_576, gt=0)
+    max_batch_size: int = Field(
+        default=1_048_576, gt=0, description="Producer batch size in bytes, per partition."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
