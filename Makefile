@@ -7,7 +7,7 @@ DOCKER_ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PYTEST_ARGS ?=
 
-.PHONY: help sync jars up run down logs status test test-fault lint format schemas eval train-stance clean
+.PHONY: help sync jars up run down logs status test test-fault lint format schemas eval train-stance bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ eval: sync ## NLP quality: entities, quotes, stance on the gold set and held-out
 
 train-stance: sync ## retrain the stance model from ../shared/data/newsmtsc (reproducible; ~3 min)
 	$(UV) run --frozen python -m newsflow_enrich.nlp.train_stance
+
+bench: sync ## benchmarks on a stack of their own; results in bench/results/, table in bench/README.md (BENCH_ARGS=--quick)
+	$(UV) run --frozen --group bench python -m bench $(BENCH_ARGS)
 
 clean: down ## remove the local runner's state (keeps the Kafka jar cache)
 	rm -rf .local/stack .local/test-*

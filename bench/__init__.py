@@ -1,0 +1,1 @@
+"""newsflow benchmarks: throughput and latency of ingest and enrich against same-run baselines."""
