@@ -7,7 +7,7 @@ DOCKER_ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PYTEST_ARGS ?=
 
-.PHONY: help sync jars up run down logs status test test-fault lint format schemas eval train-stance bench clean
+.PHONY: help sync jars up run down logs status test lint format schemas eval train-stance bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ test: sync ## all tests: unit, integration (real Kafka + PostgreSQL), fault, e2e
 lint: sync ## ruff (lint + format check), mypy strict, JSON Schema drift
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/schema/src libs/cli/src services/ingest/src services/enrich/src deploy/local/src
+	$(UV) run --frozen mypy libs/schema/src libs/cli/src services/ingest/src services/enrich/src deploy/local/src bench
 	$(UV) run --frozen python -m newsflow_schema.jsonschema --check
 
 format: ## apply ruff's fixes and formatting
