@@ -62,7 +62,7 @@ async def test_replay_re_enriches_once_and_its_redelivery_changes_nothing(
         tp, offset = await produce_raw(kafka_bootstrap, original)
         await p.wait_committed_past(tp, offset)
         assert await article_row(p, original.article_id) == (1, original.event_id, 1)
-        assert nlp.analysed == [key]
+        assert nlp.analysed.count(key) == 1  # the shared topic holds other tests' records too
 
         # The replay: same content and received_at, reprocess=True, a new event id.
         replay = original.model_copy(update={"event_id": uuid.uuid4(), "reprocess": True})
@@ -70,13 +70,13 @@ async def test_replay_re_enriches_once_and_its_redelivery_changes_nothing(
         await p.wait_committed_past(tp, offset)
         await p.wait_published(original.article_id)
         assert await article_row(p, original.article_id) == (2, replay.event_id, 2)
-        assert nlp.analysed == [key, key]
+        assert nlp.analysed.count(key) == 2
 
         # The same replay event again (a redelivery after a crash): nothing changes.
         tp, offset = await produce_raw(kafka_bootstrap, replay)
         await p.wait_committed_past(tp, offset)
         assert await article_row(p, original.article_id) == (2, replay.event_id, 2)
-        assert nlp.analysed == [key, key]
+        assert nlp.analysed.count(key) == 2
 
         # A replay of an older version never overwrites newer content stored meanwhile.
         newer_body = BODY + " Kyiv welcomed the news."
