@@ -77,10 +77,6 @@ def _run_in_worker(docs: list[Document]) -> list[Outcome]:
     return analyse(_worker_enricher, docs)
 
 
-CHUNKS_PER_WORKER = 4
-CHUNK_MAX = 8
-
-
 class ProcessPoolRunner:
     """Runs the enricher in `workers` processes; a batch is split across them."""
 
@@ -112,9 +108,7 @@ class ProcessPoolRunner:
             return []
         loop = asyncio.get_running_loop()
         pool = self._pool()
-        # Several small chunks per worker: articles differ in length, and with one chunk
-        # each, a worker that drew the long ones kept the other idle (bench/README.md).
-        size = max(1, min(CHUNK_MAX, -(-len(docs) // (self._workers * CHUNKS_PER_WORKER))))
+        size = -(-len(docs) // self._workers)
         chunks = [list(docs[i : i + size]) for i in range(0, len(docs), size)]
         try:
             parts = await asyncio.gather(
