@@ -13,8 +13,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench.articles import BenchArticle
-from bench.kafka import GroupWatcher, commit_group_at, end_offsets, partitions
+from bench.kafka import GroupWatcher, commit_group_at
 from bench.load import percentiles
+from newsflow_local.kafka import end_offsets, topic_partitions
 from newsflow_local.stack import LocalStack
 from newsflow_schema import topics
 
@@ -37,7 +38,7 @@ class Subscriber:
         self._all_arrived = asyncio.Event()
 
     async def start(self) -> None:
-        wanted = await partitions(self._bootstrap, topics.ENRICHED)
+        wanted = await topic_partitions(self._bootstrap, topics.ENRICHED)
         await self._consumer.start()
         self._consumer.assign(wanted)
         await self._consumer.seek_to_end()

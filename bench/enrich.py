@@ -17,10 +17,11 @@ import httpx
 from aiokafka import TopicPartition
 
 from bench.articles import BenchArticle
-from bench.kafka import GroupWatcher, commit_group_at, end_offsets, read_range
+from bench.kafka import GroupWatcher, commit_group_at, read_range
 from bench.procinfo import peak_rss_mb, tree_peak_rss_mb
 from newsflow_enrich.nlp import Document, NlpConfig, load_enricher
 from newsflow_enrich.pipeline import document_for
+from newsflow_local.kafka import end_offsets
 from newsflow_local.stack import LocalStack
 from newsflow_schema import ArticleRawEvent, decode, topics
 

@@ -13,8 +13,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.articles import BenchArticle
-from bench.kafka import RawRecord, baseline_producer, end_offsets, read_range
+from bench.kafka import RawRecord, baseline_producer, read_range
 from bench.load import LoadResult, closed_loop, open_loop
+from newsflow_local.kafka import end_offsets
 from newsflow_local.stack import LocalStack
 from newsflow_schema import topics
 

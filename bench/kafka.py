@@ -33,27 +33,6 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
     await consumer.stop()
 
 
-async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    wanted = await partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        offsets: dict[TopicPartition, int] = await consumer.end_offsets(wanted)
-        return offsets
-    finally:
-        await _stop(consumer)
-
-
 async def read_range(
     bootstrap: str,
     start: dict[TopicPartition, int],

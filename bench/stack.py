@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from newsflow_local.paths import local_dir
-from newsflow_local.stack import LocalStack, RunnerSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from newsflow_local.stack import LocalStack, on_free_ports
 
 
 def _raise_interrupt(signum: int, _: FrameType | None) -> None:
@@ -30,13 +23,7 @@ def _raise_interrupt(signum: int, _: FrameType | None) -> None:
 @contextmanager
 def bench_stack() -> Iterator[LocalStack]:
     """PostgreSQL (migrated) and Kafka on free ports; services are started by each bench."""
-    settings = RunnerSettings(
-        NEWSFLOW_KAFKA_PORT=free_port(),
-        NEWSFLOW_KAFKA_CONTROLLER_PORT=free_port(),
-        NEWSFLOW_POSTGRES_PORT=free_port(),
-        INGEST_PORT=free_port(),
-        ENRICH_PORT=free_port(),
-    )
+    settings = on_free_ports()
     # Not a mkdtemp dir: PostgreSQL runs as another user and must be able to enter it.
     state: Path = local_dir() / f"bench-{os.getpid()}"
     stack = LocalStack(state=state, settings=settings)

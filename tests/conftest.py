@@ -11,13 +11,12 @@ import pytest
 
 from newsflow_enrich.migrate import upgrade
 from newsflow_local.procs import kill_all
-from newsflow_local.stack import RunnerSettings, Services
+from newsflow_local.stack import RunnerSettings, Services, free_port
 from tests.infra import (
     Infra,
     ProcessControlUnavailable,
     create_database,
     drop_database,
-    free_port,
     resolve_infra,
 )
 

@@ -12,8 +12,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.postgres import PostgresContainer
 
 from newsflow_local.kafka import broker_answers, ensure_topics
+from newsflow_local.stack import free_port
 from newsflow_schema import topics
-from tests.infra import free_port
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:16-alpine"

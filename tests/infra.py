@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ import asyncpg
 
 from newsflow_local.kafka import ensure_topics
 from newsflow_local.paths import local_dir
-from newsflow_local.stack import LocalStack, RunnerSettings
+from newsflow_local.stack import LocalStack, on_free_ports
 from newsflow_schema import topics
 
 
@@ -41,12 +40,6 @@ class Infra(Protocol):
 
 class ProcessControlUnavailable(RuntimeError):
     """The services were given from outside; the tests cannot stop or start them."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -115,14 +108,7 @@ def docker_engine_answers() -> bool:
 
 @contextmanager
 def local_infra() -> Iterator[LocalInfra]:
-    settings = RunnerSettings(
-        NEWSFLOW_KAFKA_PORT=free_port(),
-        NEWSFLOW_KAFKA_CONTROLLER_PORT=free_port(),
-        NEWSFLOW_POSTGRES_PORT=free_port(),
-        INGEST_PORT=free_port(),
-        ENRICH_PORT=free_port(),
-    )
-    stack = LocalStack(state=local_dir() / f"test-{os.getpid()}", settings=settings)
+    stack = LocalStack(state=local_dir() / f"test-{os.getpid()}", settings=on_free_ports())
     try:
         stack.start_postgres()
         stack.start_kafka()

@@ -25,12 +25,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from newsflow_enrich.migrate import upgrade
+from newsflow_local.kafka import end_offsets
 from newsflow_local.paths import local_dir
 from newsflow_local.procs import kill_all
-from newsflow_local.stack import RunnerSettings, Services
+from newsflow_local.stack import RunnerSettings, Services, free_port
 from newsflow_schema import article_id, header_map, topics
 from tests.fault.articles import article
-from tests.infra import Infra, create_database, drop_database, free_port
+from tests.infra import Infra, create_database, drop_database
 
 Offsets = dict[TopicPartition, int]
 
@@ -52,27 +53,6 @@ async def wait_for(
 
 
 # --- Kafka helpers ----------------------------------------------------------------------
-
-
-async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-
-
-async def end_offsets(bootstrap: str, topic: str) -> Offsets:
-    tps = await partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
 
 
 async def commit_group_offsets(bootstrap: str, group: str, offsets: Offsets) -> None:

@@ -13,9 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from newsflow_local.procs import running
+from newsflow_local.stack import free_port
 from newsflow_schema import DeadLetterEvent, decode, header_map, topics
 from tests.fault.harness import Load, Scenario, dsn, group_lag, logs, scenario, wait_for
-from tests.infra import Infra, free_port
+from tests.infra import Infra
 
 pytestmark = pytest.mark.fault
 

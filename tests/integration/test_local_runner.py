@@ -14,7 +14,7 @@ import pytest
 
 from newsflow_local.paths import cache_dir, local_dir
 from newsflow_local.procs import kill_all, tracked_pids
-from tests.infra import free_port
+from newsflow_local.stack import free_port
 
 pytestmark = [
     pytest.mark.integration,

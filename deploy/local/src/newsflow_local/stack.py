@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -41,6 +42,24 @@ class RunnerSettings(BaseSettings):
     enrich_host: str = Field(default="127.0.0.1", validation_alias="ENRICH_HOST")
     enrich_port: int = Field(default=8001, validation_alias="ENRICH_PORT")
     kafka_heap: str = Field(default="-Xms256m -Xmx512m", validation_alias="NEWSFLOW_KAFKA_HEAP")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def on_free_ports() -> RunnerSettings:
+    """Settings whose every port is free: a stack beside `make up` and other runs."""
+    return RunnerSettings(
+        NEWSFLOW_KAFKA_PORT=free_port(),
+        NEWSFLOW_KAFKA_CONTROLLER_PORT=free_port(),
+        NEWSFLOW_POSTGRES_PORT=free_port(),
+        INGEST_PORT=free_port(),
+        ENRICH_PORT=free_port(),
+    )
 
 
 @dataclass
