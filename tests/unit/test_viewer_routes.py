@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from newsflow_enrich import store
 from newsflow_enrich.app import build_app
 from newsflow_enrich.settings import Settings
-from tests.infra import free_port
+from newsflow_local.stack import free_port
 
 pytestmark = pytest.mark.unit
 
