@@ -9,7 +9,9 @@ import pytest
 from tests.fault.harness import commit_group_offsets, logs, scenario
 from tests.infra import Infra
 
-pytestmark = pytest.mark.fault
+# The scenarios fail through their own deadlines (drain, lag, recovery), which add up to
+# more than the default per-test timeout.
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 
 async def test_baseline_every_accepted_article_is_stored_once_and_published(infra: Infra) -> None:

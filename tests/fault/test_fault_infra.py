@@ -10,7 +10,9 @@ import pytest
 from tests.fault.harness import committed_offsets, logs, scenario, wait_for
 from tests.infra import Infra
 
-pytestmark = pytest.mark.fault
+# The scenarios fail through their own deadlines (drain, lag, recovery), which add up to
+# more than the default per-test timeout.
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 
 @pytest.mark.parametrize("hard", [True, False], ids=["kill -9", "clean stop"])

@@ -10,7 +10,9 @@ import pytest
 from tests.fault.harness import Scenario, scenario, wait_for
 from tests.infra import Infra
 
-pytestmark = pytest.mark.fault
+# The scenarios fail through their own deadlines (drain, lag, recovery), which add up to
+# more than the default per-test timeout.
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 QUICK = {"ENRICH_LIVENESS_STALL_S": "4", "ENRICH_LIVENESS_CHECK_S": "1"}
 

@@ -18,7 +18,9 @@ from newsflow_schema import DeadLetterEvent, decode, header_map, topics
 from tests.fault.harness import Load, Scenario, dsn, group_lag, logs, scenario, wait_for
 from tests.infra import Infra
 
-pytestmark = pytest.mark.fault
+# The scenarios fail through their own deadlines (drain, lag, recovery), which add up to
+# more than the default per-test timeout.
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 
 async def rows(scn: Scenario) -> int:
