@@ -423,7 +423,12 @@ class EnrichConsumer:
         return True
 
     def _record_lag(self, consumer: AIOKafkaConsumer, last: dict[TopicPartition, int]) -> None:
+        owned = consumer.assignment()
         for tp, offset in last.items():
+            # A rebalance during the batch may have taken the partition: aiokafka asserts
+            # on highwater() of a partition we no longer own, which killed the consumer.
+            if tp not in owned:
+                continue
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 self._metrics.consumer_lag.labels(partition=str(tp.partition)).set(
