@@ -247,11 +247,11 @@ def synth_article(index: int, rng: random.Random) -> BenchArticle:
 
 
 def sample_path() -> Path | None:
-    """The shared sample article: NEWSFLOW_SAMPLE, else `shared/samples/` beside the repo."""
+    """The sample article: NEWSFLOW_SAMPLE, else the copy in `tests/data/samples/`."""
     configured = os.environ.get("NEWSFLOW_SAMPLE")
     if configured:
         return Path(configured)
-    candidate = Path(__file__).resolve().parents[2] / "shared" / "samples" / SAMPLE_NAME
+    candidate = Path(__file__).resolve().parents[1] / "tests" / "data" / "samples" / SAMPLE_NAME
     return candidate if candidate.is_file() else None
 
 

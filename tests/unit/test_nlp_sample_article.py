@@ -11,7 +11,7 @@ from newsflow_enrich.nlp import Analysis, Document, NlpConfig, load_enricher
 pytestmark = pytest.mark.unit
 
 SAMPLE = (
-    Path(__file__).resolve().parents[3] / "shared" / "samples" / "kherson-surrender-2022-09-13.txt"
+    Path(__file__).resolve().parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
 )
 OFFICIALS = (
     "Volodymyr Zelensky",

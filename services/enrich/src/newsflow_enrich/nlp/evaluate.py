@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         gold = default_gold_dir()
         gold_dirs = [gold, *[p for p in [gold.parent / "heldout"] if p.is_dir()]]
     repo = gold_dirs[0].resolve().parents[2]
-    sample = args.sample or repo.parent / "shared" / "samples" / SAMPLE_NAME
+    sample = args.sample or repo / "tests" / "data" / "samples" / SAMPLE_NAME
     run(gold_dirs, args.bench, sample, args.model)
 
 
