@@ -178,9 +178,53 @@ class OutboxRow(Base):
     headers: Mapped[list[list[str]]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A row the relay can never publish (the broker refuses it for good) is set aside with
+    # its reason, so it never heads the queue again.
+    failed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    failure: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # The relay only ever looks for unpublished rows, oldest first.
-        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("published_at IS NULL AND failed_at IS NULL"),
+        ),
         Index("ix_outbox_article_id", "article_id"),
+    )
+
+
+class ArticleFailure(Base):
+    """An accepted article that could not be enriched: its end state, until a redrive.
+
+    Kept apart from `articles` because the value PostgreSQL refused (a NUL byte, say) may be
+    the article itself; only NUL-free, bounded text is stored here. A later successful write
+    of the same article deletes the row in the same transaction.
+    """
+
+    __tablename__ = "article_failures"
+
+    article_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # A short machine-readable cause, e.g. nlp-worker-died, nlp-budget, nlp-error,
+    # db-rejected, event-too-large, undecodable, schema-invalid, record-too-large.
+    reason: Mapped[str] = mapped_column(String(64))
+    # Where it failed: decode | nlp | database | publish.
+    stage: Mapped[str] = mapped_column(String(16))
+    # A human-readable message (error class and text), NUL-free and bounded.
+    detail: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    failed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    raw_event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    source_topic: Mapped[str | None] = mapped_column(Text)
+    source_partition: Mapped[int | None] = mapped_column(Integer)
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
+    # What a list or viewer shows, when the record was decodable (NUL bytes removed).
+    title: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint("stage IN ('decode', 'nlp', 'database', 'publish')", name="stage"),
+        Index("ix_article_failures_failed_at_article_id", "failed_at", "article_id"),
+        Index("ix_article_failures_reason", "reason"),
     )
