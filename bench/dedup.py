@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.articles import make_articles
-from newsflow_enrich.dedup import DedupConfig, MinHasher, Signature, containment, shingles
+from newsflow_enrich.dedup.fingerprint import (
+    DedupConfig,
+    MinHasher,
+    Signature,
+    containment,
+    shingles,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = 20240301

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsflow_enrich.dedup import (
+from newsflow_enrich.dedup.fingerprint import (
     DedupConfig,
     MinHasher,
     containment,
@@ -50,7 +50,7 @@ def test_words_ignore_case_punctuation_and_quote_style() -> None:
 def test_shingles_are_stable_across_processes() -> None:
     # Band keys live in PostgreSQL and are computed by every replica: no per-process hash().
     code = (
-        "from newsflow_enrich.dedup import MinHasher;"
+        "from newsflow_enrich.dedup.fingerprint import MinHasher;"
         f"print(MinHasher().band_keys(MinHasher().signature({STORY!r}))[:3])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
