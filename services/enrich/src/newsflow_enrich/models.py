@@ -228,3 +228,40 @@ class ArticleFailure(Base):
         Index("ix_article_failures_failed_at_article_id", "failed_at", "article_id"),
         Index("ix_article_failures_reason", "reason"),
     )
+
+
+class ArticleFingerprint(Base):
+    """An article's near-duplicate fingerprint and the cluster of copies it belongs to."""
+
+    __tablename__ = "article_fingerprints"
+
+    article_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("articles.article_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    # MinHash signature (little-endian uint64s) and the size of the shingle set it summarises.
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    shingle_count: Mapped[int] = mapped_column(Integer)
+    # The cluster is named after its earliest article; `duplicate_of` is that article for
+    # every other member and NULL for the earliest one itself.
+    cluster_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    first_seen: Mapped[datetime] = mapped_column(Timestamp)
+
+    __table_args__ = (Index("ix_article_fingerprints_cluster_id", "cluster_id"),)
+
+
+class ArticleBand(Base):
+    """One LSH band key of an article: articles sharing a key are near-duplicate candidates."""
+
+    __tablename__ = "article_bands"
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("article_fingerprints.article_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+    __table_args__ = (Index("ix_article_bands_article_id", "article_id"),)

@@ -1,0 +1,1 @@
+"""Near-duplicate stories: fingerprints (pure) and their index in PostgreSQL."""
