@@ -43,7 +43,12 @@ class RunnerSettings(BaseSettings):
     ingest_port: int = Field(default=8000, validation_alias="INGEST_PORT")
     enrich_host: str = Field(default="127.0.0.1", validation_alias="ENRICH_HOST")
     enrich_port: int = Field(default=8001, validation_alias="ENRICH_PORT")
-    kafka_heap: str = Field(default="-Xms256m -Xmx512m", validation_alias="NEWSFLOW_KAFKA_HEAP")
+    kafka_heap: str = Field(
+        default="",
+        validation_alias="NEWSFLOW_KAFKA_HEAP",
+        description="JVM heap flags of each node; default 512 MB for one node, 384 MB each "
+        "on a cluster (three JVMs share a small machine).",
+    )
     brokers: int = Field(
         default=1,
         ge=1,
@@ -59,6 +64,11 @@ class RunnerSettings(BaseSettings):
     topic_partitions: int = Field(
         default=kafka.DEFAULT_PARTITIONS, ge=1, validation_alias="NEWSFLOW_TOPIC_PARTITIONS"
     )
+
+    def heap(self) -> str:
+        if self.kafka_heap:
+            return self.kafka_heap
+        return "-Xms256m -Xmx384m" if self.brokers > 1 else "-Xms256m -Xmx512m"
 
     def node_ports(self) -> list[tuple[int, int]]:
         """(broker, controller) port of every Kafka node."""
@@ -109,7 +119,7 @@ class LocalStack:
         self.state = self.state.resolve()
         s = self.settings
         self.kafka = kafka.KafkaCluster.build(
-            state=self.state, cache=cache_dir(), ports=s.node_ports(), heap=s.kafka_heap
+            state=self.state, cache=cache_dir(), ports=s.node_ports(), heap=s.heap()
         )
         self.postgres = postgres.PostgresNode(
             home=self.state / "postgres", state=self.state, port=s.postgres_port
