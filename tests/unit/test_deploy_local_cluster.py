@@ -78,3 +78,21 @@ def test_node_ports_must_name_every_node() -> None:
     settings = RunnerSettings(NEWSFLOW_BROKERS=3, NEWSFLOW_KAFKA_NODE_PORTS="1:2,3:4")
     with pytest.raises(ValueError, match="one broker:controller pair per node"):
         settings.node_ports()
+
+
+def test_status_and_down_find_the_nodes_a_cluster_recorded(tmp_path: Path) -> None:
+    from newsflow_local.__main__ import _parser, _settings
+    from newsflow_local.stack import NODES_FILE
+
+    (tmp_path / NODES_FILE).write_text(
+        '[{"broker": 1, "controller": 2}, {"broker": 3, "controller": 4}, '
+        '{"broker": 5, "controller": 6}]'
+    )
+    status = _settings(_parser().parse_args(["status"]), tmp_path)
+    assert status.brokers == 3
+    assert status.node_ports() == [(1, 2), (3, 4), (5, 6)]
+    names = list(LocalStack(state=tmp_path, settings=status).running())
+    assert names[:4] == ["postgres", "kafka-1", "kafka-2", "kafka-3"]
+    # Starting again follows the command line (or the environment), not the record.
+    up = _settings(_parser().parse_args(["up", "--brokers", "1"]), tmp_path)
+    assert up.brokers == 1 and up.node_ports() == [(9092, 9093)]
