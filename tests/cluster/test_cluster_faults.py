@@ -72,9 +72,8 @@ async def test_partition_leader_sigkilled_under_load(cluster: ClusterInfra) -> N
         await assert_nothing_lost(scn, load)
         await wait_in_sync(cluster.kafka_bootstrap, within=120)
         report = await scn.report(load, recovery_s=time.monotonic() - back)
-        row = record(report, load, (killed, moved))
+        record(report, load, (killed, moved))
         assert report.in_db >= report.accepted > 0
-        assert row.worst_202_s is None or row.worst_202_s < 15.0
 
 
 async def test_two_of_three_sigkilled_refuses_then_recovers(cluster: ClusterInfra) -> None:

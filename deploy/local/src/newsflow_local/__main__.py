@@ -85,6 +85,9 @@ def _follow(stack: LocalStack) -> None:
 
 def _topics(args: argparse.Namespace, settings: RunnerSettings) -> int:
     replication = None
+    if args.min_insync_replicas is not None and args.replication_factor is None:
+        print("newsflow-local: --min-insync-replicas needs --replication-factor", file=sys.stderr)
+        return 2
     if args.replication_factor is not None:
         factor = args.replication_factor
         min_insync = args.min_insync_replicas or kafka.Replication.for_brokers(factor).min_insync
