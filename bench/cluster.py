@@ -49,21 +49,6 @@ FULL = ClusterPlan(160, (1, 2, 3), 10.0, 45.0, 10.0, 600.0)
 QUICK = ClusterPlan(24, (1, 2), 5.0, 20.0, 5.0, 300.0)
 
 
-async def group_members(bootstrap: str, group: str) -> int:
-    """Members of a Stable group (0 while it rebalances or is empty)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        for response in await admin.describe_consumer_groups([group]):
-            for g in response.groups:
-                # (error_code, group_id, state, protocol_type, protocol, members, ...)
-                if g[1] == group and g[2] == "Stable":
-                    return len(g[5])
-    finally:
-        await admin.close()
-    return 0
-
-
 async def committed_total(bootstrap: str, group: str, start: dict[Any, int]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -117,7 +102,7 @@ async def replicas_run(
     )
     try:
         deadline = time.monotonic() + plan.timeout_s
-        while await group_members(stack.kafka_bootstrap, group) < replicas:
+        while await kafka.group_members(stack.kafka_bootstrap, group) < replicas:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{replicas} replicas never formed a Stable group")
             await asyncio.sleep(0.2)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from newsflow_local.kafka import group_members
 from newsflow_local.stack import free_port
 from tests.cluster.cluster import (
     BROKERS,
@@ -144,6 +145,11 @@ async def test_three_enrich_replicas_one_killed_one_restarted(cluster: ClusterIn
             *(asyncio.to_thread(scn.start_enrich, instance=i, port=p) for i, p in ports.items()),
         )
         await asyncio.to_thread(scn.start_ingest)
+
+        async def members(count: int) -> bool:
+            return await group_members(cluster.kafka_bootstrap, scn.group) == count
+
+        await wait_for("3 replicas in one Stable group", lambda: members(3), within=120)
         load = scn.load(count=240, rate=6)
         posting = load.start()
         await wait_for("first rows", lambda: _rows_at_least(scn, 30), within=240)
@@ -153,6 +159,8 @@ async def test_three_enrich_replicas_one_killed_one_restarted(cluster: ClusterIn
         await asyncio.to_thread(scn.services.stop, "enrich-3")
         await asyncio.to_thread(scn.start_enrich, instance="enrich-3", port=ports["enrich-3"])
         restarted = time.monotonic()
+        # The SIGKILLed member is evicted after its session timeout; the restarted one rejoins.
+        await wait_for("the group settles on 2 members", lambda: members(2), within=120)
         await posting
 
         assert {o.status for o in load.outcomes} == {202}, logs(scn)

@@ -484,6 +484,21 @@ async def under_replicated(bootstrap: str, names: Iterable[str]) -> int:
     return count
 
 
+async def group_members(bootstrap: str, group: str) -> int:
+    """Members of a Stable group (0 while it rebalances or is empty)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        for response in await admin.describe_consumer_groups([group]):
+            for g in response.groups:
+                # (error_code, group_id, state, protocol_type, protocol, members, ...)
+                if g[1] == group and g[2] == "Stable":
+                    return len(g[5])
+    finally:
+        await admin.close()
+    return 0
+
+
 async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     """The partitions of `topic`, from the broker's metadata."""
     return [
