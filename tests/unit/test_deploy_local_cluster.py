@@ -96,3 +96,10 @@ def test_status_and_down_find_the_nodes_a_cluster_recorded(tmp_path: Path) -> No
     # Starting again follows the command line (or the environment), not the record.
     up = _settings(_parser().parse_args(["up", "--brokers", "1"]), tmp_path)
     assert up.brokers == 1 and up.node_ports() == [(9092, 9093)]
+
+
+def test_topics_refuses_min_insync_without_a_replication_factor() -> None:
+    from newsflow_local.__main__ import main
+
+    code = main(["topics", "--bootstrap", "127.0.0.1:1", "--min-insync-replicas", "2"])
+    assert code == 2
