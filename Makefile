@@ -7,7 +7,7 @@ DOCKER_ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 PYTEST_ARGS ?=
 
-.PHONY: help sync jars up run down logs status test lint format schemas eval train-stance bench clean
+.PHONY: help sync jars up run down logs status test test-cluster lint format schemas eval train-stance bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -48,8 +48,11 @@ jars: sync ## fetch the Kafka broker jars from Maven Central (once; cached in .l
 status: ## what is running (local runner)
 	$(UV) run --frozen newsflow-local status
 
-test: sync ## all tests: unit, integration (real Kafka + PostgreSQL), fault, e2e
+test: sync ## unit, integration (real Kafka + PostgreSQL), fault, e2e (not tests/cluster: make test-cluster)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-cluster: sync ## broker failover on a 3-node Kafka cluster under load (~10 min); prints the A/D/E table
+	$(UV) run --frozen pytest tests/cluster $(PYTEST_ARGS)
 
 lint: sync ## ruff (lint + format check), mypy strict, JSON Schema drift
 	$(UV) run --frozen ruff check .

@@ -21,9 +21,10 @@ def _raise_interrupt(signum: int, _: FrameType | None) -> None:
 
 
 @contextmanager
-def bench_stack() -> Iterator[LocalStack]:
-    """PostgreSQL (migrated) and Kafka on free ports; services are started by each bench."""
-    settings = on_free_ports()
+def bench_stack(brokers: int = 1) -> Iterator[LocalStack]:
+    """PostgreSQL (migrated) and Kafka (`brokers` nodes) on free ports; services are started
+    by each bench."""
+    settings = on_free_ports(brokers)
     # Not a mkdtemp dir: PostgreSQL runs as another user and must be able to enter it.
     state: Path = local_dir() / f"bench-{os.getpid()}"
     stack = LocalStack(state=state, settings=settings)

@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from newsflow_enrich.migrate import downgrade, upgrade
+from newsflow_local.kafka import DEFAULT_PARTITIONS
 from newsflow_schema import topics
 from tests.infra import Infra, create_database, drop_database
 
@@ -57,7 +58,7 @@ async def test_topics_exist_with_partitions(kafka_bootstrap: str) -> None:
             if partitions is None:
                 await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(topic)
-            assert partitions is not None and len(partitions) == 3, topic
+            assert partitions is not None and len(partitions) == DEFAULT_PARTITIONS, topic
     finally:
         await consumer.stop()
 

@@ -36,4 +36,4 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.api_keys == ()
-    assert settings.publish_timeout_s == 5.0
+    assert settings.publish_timeout_s == 15.0

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from newsflow_local import kafka, postgres, procs
 from newsflow_local.paths import cache_dir
-from newsflow_local.stack import SERVICES, LocalStack, RunnerSettings, default_state
+from newsflow_local.stack import (
+    SERVICES,
+    LocalStack,
+    RunnerSettings,
+    default_state,
+    recorded_nodes,
+)
 from newsflow_schema import topics
 
 
@@ -77,7 +83,27 @@ def _follow(stack: LocalStack) -> None:
         time.sleep(0.5)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _topics(args: argparse.Namespace, settings: RunnerSettings) -> int:
+    replication = None
+    if args.min_insync_replicas is not None and args.replication_factor is None:
+        print("newsflow-local: --min-insync-replicas needs --replication-factor", file=sys.stderr)
+        return 2
+    if args.replication_factor is not None:
+        factor = args.replication_factor
+        min_insync = args.min_insync_replicas or kafka.Replication.for_brokers(factor).min_insync
+        replication = kafka.Replication(factor, min_insync)
+    asyncio.run(
+        kafka.ensure_topics(
+            args.bootstrap,
+            topics.ALL,
+            partitions=args.partitions or settings.topic_partitions,
+            replication=replication,
+        )
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsflow-local", description=__doc__)
     parser.add_argument(
         "--state",
@@ -86,9 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         help="state directory (default: .local/stack in the repository)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start kafka, postgres and both services in the background")
-    sub.add_parser("run", help="like up, in the foreground; Ctrl-C stops everything")
-    sub.add_parser("infra", help="start only kafka and postgres in the background")
+    for command, text in (
+        ("up", "start kafka, postgres and both services in the background"),
+        ("run", "like up, in the foreground; Ctrl-C stops everything"),
+        ("infra", "start only kafka and postgres in the background"),
+    ):
+        sub.add_parser(command, help=text).add_argument(
+            "--brokers",
+            type=int,
+            default=None,
+            help="Kafka nodes (default NEWSFLOW_BROKERS or 1); 3 gives a replicated cluster",
+        )
     sub.add_parser("down", help="stop everything this state directory started")
     sub.add_parser("status", help="what is running")
     logs = sub.add_parser("logs", help="show the logs")
@@ -97,51 +131,91 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("jars", help="fetch the Kafka broker jars with Maven (cached)")
     tp = sub.add_parser("topics", help="create newsflow's topics on a broker")
     tp.add_argument("--bootstrap", required=True)
-    tp.add_argument("--partitions", type=int, default=kafka.DEFAULT_PARTITIONS)
-    args = parser.parse_args(argv)
+    tp.add_argument(
+        "--partitions", type=int, default=None, help="default NEWSFLOW_TOPIC_PARTITIONS"
+    )
+    tp.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="default: 3 on a cluster of 3 or more brokers, else 1",
+    )
+    tp.add_argument(
+        "--min-insync-replicas", type=int, default=None, help="default: 2 with RF 3, else 1"
+    )
+    return parser
 
-    stack = LocalStack(state=args.state or default_state(), settings=RunnerSettings())
+
+def _settings(args: argparse.Namespace, state: Path) -> RunnerSettings:
+    """The environment's settings; `--brokers` or the layout a running stack recorded wins."""
+    settings = RunnerSettings()
+    if getattr(args, "brokers", None):
+        return settings.model_copy(update={"brokers": args.brokers, "kafka_node_ports": ""})
+    recorded = recorded_nodes(state)
+    if recorded and args.command not in ("up", "run", "infra"):
+        ports = ",".join(f"{b}:{c}" for b, c in recorded)
+        return settings.model_copy(update={"brokers": len(recorded), "kafka_node_ports": ports})
+    return settings
+
+
+def _run(stack: LocalStack) -> int:
+    code = _start(stack, services=True)
+    if code:
+        return code
+    print("newsflow-local: running; Ctrl-C stops everything", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        _follow(stack)
+    except KeyboardInterrupt:
+        print("\nnewsflow-local: stopping …", flush=True)
+    finally:
+        stack.down()
+    return 0
+
+
+def _logs(stack: LocalStack, args: argparse.Namespace) -> int:
+    if args.follow:
+        try:
+            _follow(stack)
+        except KeyboardInterrupt:
+            return 0
+    _tail_logs(stack, lines=args.lines)
+    return 0
+
+
+def _status(stack: LocalStack) -> int:
+    for name, up in stack.running().items():
+        print(f"  {name:<9} {'running' if up else 'stopped'}")
+    return 0
+
+
+def _down(stack: LocalStack) -> int:
+    stray = stack.down()
+    print("newsflow-local: stopped" + (f" ({len(stray)} stray processes killed)" if stray else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    state = args.state or default_state()
+    settings = _settings(args, state)
+    stack = LocalStack(state=state, settings=settings)
     match args.command:
         case "up" | "infra":
             return _start(stack, services=args.command == "up")
         case "run":
-            code = _start(stack, services=True)
-            if code:
-                return code
-            print("newsflow-local: running; Ctrl-C stops everything", flush=True)
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-            try:
-                _follow(stack)
-            except KeyboardInterrupt:
-                print("\nnewsflow-local: stopping …", flush=True)
-            finally:
-                stack.down()
-            return 0
+            return _run(stack)
         case "down":
-            stray = stack.down()
-            print(
-                "newsflow-local: stopped"
-                + (f" ({len(stray)} stray processes killed)" if stray else "")
-            )
-            return 0
+            return _down(stack)
         case "status":
-            for name, up in stack.running().items():
-                print(f"  {name:<9} {'running' if up else 'stopped'}")
-            return 0
+            return _status(stack)
         case "logs":
-            if args.follow:
-                try:
-                    _follow(stack)
-                except KeyboardInterrupt:
-                    return 0
-            _tail_logs(stack, lines=args.lines)
-            return 0
+            return _logs(stack, args)
         case "jars":
             print(kafka.ensure_jars(cache_dir()))
             return 0
         case "topics":
-            asyncio.run(kafka.ensure_topics(args.bootstrap, topics.ALL, partitions=args.partitions))
-            return 0
+            return _topics(args, settings)
     return 2
 
 

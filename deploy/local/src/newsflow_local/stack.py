@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from newsflow_local.paths import cache_dir, local_dir, repo_root
 from newsflow_schema import topics
 
 SERVICES = ("enrich", "ingest")
+NODES_FILE = "kafka-nodes.json"
 
 
 class RunnerSettings(BaseSettings):
@@ -41,7 +43,48 @@ class RunnerSettings(BaseSettings):
     ingest_port: int = Field(default=8000, validation_alias="INGEST_PORT")
     enrich_host: str = Field(default="127.0.0.1", validation_alias="ENRICH_HOST")
     enrich_port: int = Field(default=8001, validation_alias="ENRICH_PORT")
-    kafka_heap: str = Field(default="-Xms256m -Xmx512m", validation_alias="NEWSFLOW_KAFKA_HEAP")
+    kafka_heap: str = Field(
+        default="",
+        validation_alias="NEWSFLOW_KAFKA_HEAP",
+        description="JVM heap flags of each node; default 512 MB for one node, 384 MB each "
+        "on a cluster (three JVMs share a small machine).",
+    )
+    brokers: int = Field(
+        default=1,
+        ge=1,
+        validation_alias="NEWSFLOW_BROKERS",
+        description="Kafka nodes; 3 or more make a replicated cluster (RF 3, min ISR 2).",
+    )
+    kafka_node_ports: str = Field(
+        default="",
+        validation_alias="NEWSFLOW_KAFKA_NODE_PORTS",
+        description="broker:controller ports of each node, comma-separated; by default node i "
+        "uses NEWSFLOW_KAFKA_PORT + 2(i-1) and NEWSFLOW_KAFKA_CONTROLLER_PORT + 2(i-1).",
+    )
+    topic_partitions: int = Field(
+        default=kafka.DEFAULT_PARTITIONS, ge=1, validation_alias="NEWSFLOW_TOPIC_PARTITIONS"
+    )
+
+    def heap(self) -> str:
+        if self.kafka_heap:
+            return self.kafka_heap
+        return "-Xms256m -Xmx384m" if self.brokers > 1 else "-Xms256m -Xmx512m"
+
+    def node_ports(self) -> list[tuple[int, int]]:
+        """(broker, controller) port of every Kafka node."""
+        if self.kafka_node_ports:
+            pairs = [p.split(":") for p in self.kafka_node_ports.split(",") if p.strip()]
+            ports = [(int(b), int(c)) for b, c in pairs]
+            if len(ports) != self.brokers:
+                raise ValueError(
+                    f"NEWSFLOW_KAFKA_NODE_PORTS names {len(ports)} nodes, NEWSFLOW_BROKERS "
+                    f"is {self.brokers}: give one broker:controller pair per node"
+                )
+            return ports
+        return [
+            (self.kafka_port + 2 * i, self.kafka_controller_port + 2 * i)
+            for i in range(self.brokers)
+        ]
 
 
 def free_port() -> int:
@@ -51,11 +94,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def on_free_ports() -> RunnerSettings:
+def on_free_ports(brokers: int = 1) -> RunnerSettings:
     """Settings whose every port is free: a stack beside `make up` and other runs."""
+    nodes = [(free_port(), free_port()) for _ in range(brokers)]
     return RunnerSettings(
-        NEWSFLOW_KAFKA_PORT=free_port(),
-        NEWSFLOW_KAFKA_CONTROLLER_PORT=free_port(),
+        NEWSFLOW_KAFKA_PORT=nodes[0][0],
+        NEWSFLOW_KAFKA_CONTROLLER_PORT=nodes[0][1],
+        NEWSFLOW_BROKERS=brokers,
+        NEWSFLOW_KAFKA_NODE_PORTS=",".join(f"{b}:{c}" for b, c in nodes),
         NEWSFLOW_POSTGRES_PORT=free_port(),
         INGEST_PORT=free_port(),
         ENRICH_PORT=free_port(),
@@ -72,13 +118,8 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.state = self.state.resolve()
         s = self.settings
-        self.kafka = kafka.KafkaNode(
-            home=self.state / "kafka",
-            state=self.state,
-            cache=cache_dir(),
-            port=s.kafka_port,
-            controller_port=s.kafka_controller_port,
-            heap=s.kafka_heap,
+        self.kafka = kafka.KafkaCluster.build(
+            state=self.state, cache=cache_dir(), ports=s.node_ports(), heap=s.heap()
         )
         self.postgres = postgres.PostgresNode(
             home=self.state / "postgres", state=self.state, port=s.postgres_port
@@ -94,8 +135,19 @@ class LocalStack:
         return self.postgres.url(database or self.settings.database)
 
     def start_kafka(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        # `status`/`down`/`logs` of this state directory find the nodes from this record.
+        nodes = [{"broker": n.port, "controller": n.controller_port} for n in self.kafka.nodes]
+        (self.state / NODES_FILE).write_text(json.dumps(nodes))
         self.kafka.start()
-        asyncio.run(kafka.ensure_topics(self.kafka_bootstrap, topics.ALL))
+        asyncio.run(
+            kafka.ensure_topics(
+                self.kafka_bootstrap,
+                topics.ALL,
+                partitions=self.settings.topic_partitions,
+                replication=self.kafka.replication,
+            )
+        )
 
     def stop_kafka(self, *, hard: bool = False) -> None:
         self.kafka.stop(hard=hard)
@@ -156,7 +208,7 @@ class LocalStack:
         return procs.kill_all(self.state)
 
     def running(self) -> dict[str, bool]:
-        names = ("postgres", "kafka", *SERVICES)
+        names = ("postgres", *(n.name for n in self.kafka.nodes), *SERVICES)
         return {name: procs.running(self.state, name) for name in names}
 
     def destroy(self) -> None:
@@ -241,6 +293,14 @@ def http_ok(url: str) -> bool:
             return bool(200 <= resp.status < 300)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def recorded_nodes(state: Path) -> list[tuple[int, int]]:
+    """The (broker, controller) ports of the Kafka nodes last started for `state`."""
+    path = state / NODES_FILE
+    if not path.exists():
+        return []
+    return [(int(n["broker"]), int(n["controller"])) for n in json.loads(path.read_text())]
 
 
 def default_state() -> Path:

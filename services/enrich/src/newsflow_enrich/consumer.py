@@ -175,7 +175,7 @@ class EnrichConsumer:
             max_poll_records=s.batch_max,
             max_poll_interval_ms=s.max_poll_interval_ms,
             session_timeout_ms=s.session_timeout_ms,
-            heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
+            heartbeat_interval_ms=min(s.heartbeat_interval_ms, s.session_timeout_ms // 3),
         )
         self._consumer.subscribe([topics.RAW], listener=_Rebalance(self))
         await self._consumer.start()

@@ -55,7 +55,11 @@ class Settings(BaseSettings):
     # Must exceed the worst batch (batch_max × worst_article_s, plus the write) or the
     # group evicts the consumer mid-batch; checked below.
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    # A SIGKILLed replica's partitions move after session_timeout_ms; heartbeats every 3 s
+    # tell the survivors of a rebalance within 3 s, and a live member whose heartbeats stall
+    # for up to ~25 s on a loaded host is not evicted.
     session_timeout_ms: int = Field(default=30_000, ge=6_000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=500)
     retry_backoff_initial_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=10.0, gt=0)
     dlq_value_max_bytes: int = Field(default=65_536, ge=0)

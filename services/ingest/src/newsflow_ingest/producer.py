@@ -79,6 +79,8 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         max_batch_size=settings.max_batch_size,
         max_request_size=settings.max_request_size,
         compression_type="gzip",
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        retry_backoff_ms=settings.kafka_retry_backoff_ms,
     )
 
 

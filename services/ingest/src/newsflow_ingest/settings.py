@@ -53,8 +53,19 @@ class Settings(BaseSettings):
         default=86_400.0, ge=0, description="How far ahead of now published_at may be."
     )
 
+    # On a replicated cluster a dead leader is replaced within the brokers' session timeout
+    # (6-9 s) plus a metadata refresh: 15 s rides that out, so a failover costs latency, not
+    # a 503. Below kafka_request_timeout_ms, so the producer never gives up first.
     publish_timeout_s: float = Field(
-        default=5.0, gt=0, description="Longest wait for Kafka to acknowledge a request."
+        default=15.0, gt=0, description="Longest wait for Kafka to acknowledge a request."
+    )
+    kafka_request_timeout_ms: int = Field(
+        default=30_000,
+        gt=0,
+        description="Producer request timeout; also how long a record may wait for a leader.",
+    )
+    kafka_retry_backoff_ms: int = Field(
+        default=250, ge=0, description="Producer wait before retrying (e.g. NotLeader)."
     )
     ready_timeout_s: float = Field(default=2.0, gt=0, description="Bound of the /readyz probe.")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503.")
