@@ -24,9 +24,7 @@ from newsflow_schema import ArticleRawEvent, decode, decode_headers, topics
 
 pytestmark = pytest.mark.unit
 
-SAMPLE = (
-    Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
-)
+SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
 ARTICLE = {"text": "Storm hits coast\n\nA powerful storm battered the coast on Tuesday."}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -156,14 +154,33 @@ async def test_sample_article_gets_its_title_and_date(
     assert "Google tag" not in event.body
 
 
-async def test_reposting_gives_the_same_id(api: tuple[httpx.AsyncClient, FakePublisher]) -> None:
-    client, _ = api
+async def test_identical_repost_is_200_unchanged_and_publishes_nothing(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
     first = await client.post("/v1/articles", json=ARTICLE)
     second = await client.post("/v1/articles", json=ARTICLE)
 
-    assert first.status_code == second.status_code == 202
-    assert first.json()["id"] == second.json()["id"]
-    assert first.json()["event_id"] != second.json()["event_id"]
+    assert first.status_code == 202 and first.json()["status"] == "queued"
+    assert second.status_code == 200, second.text
+    assert second.json()["status"] == "unchanged"
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["event_id"] == first.json()["event_id"]
+    assert second.json()["offset"] == first.json()["offset"]
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len(fake.records) == 1
+
+
+async def test_repost_after_a_503_is_published_again(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    fake.fail_with = KafkaUnavailableError("Kafka did not acknowledge in time")
+    assert (await client.post("/v1/articles", json=ARTICLE)).status_code == 503
+    fake.fail_with = None
+    again = await client.post("/v1/articles", json=ARTICLE)
+    assert again.status_code == 202 and again.json()["status"] == "queued"
+    assert len(fake.records) == 2
 
 
 @pytest.mark.parametrize(
@@ -321,7 +338,8 @@ async def test_api_keys_guard_writes_only() -> None:
             "/v1/articles", json=ARTICLE, headers={"Authorization": "Bearer k2"}
         )
         header = await client.post("/v1/articles", json=ARTICLE, headers={"X-API-Key": "k1"})
-        assert bearer.status_code == header.status_code == 202
+        assert bearer.status_code == 202
+        assert header.status_code == 200  # the same article again: unchanged
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
             assert (await client.get(path)).status_code == 200, path
 

@@ -149,6 +149,11 @@ class InvalidArticleError(ValueError):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
+    def summary(self) -> str:
+        """The detail of the 422: which fields to change (each explained in `errors`)."""
+        fields = ", ".join(dict.fromkeys(e["field"] for e in self.errors))
+        return f"the article is invalid: {fields}; see errors"
+
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []

@@ -431,3 +431,8 @@ def normalise(
     if kind == "html":
         return normalise_html(content, now=now, max_future=max_future)
     return normalise_text(content, now=now, max_future=max_future, languages=languages)
+
+
+def warm_up() -> None:
+    """Load dateparser's language data (seconds on first use) before the first request."""
+    normalise("text", "Headline\n\nSeptember 13, 2022\n\nBody text of the article.")

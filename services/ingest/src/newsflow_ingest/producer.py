@@ -17,6 +17,7 @@ from aiokafka.errors import (
 )
 
 from newsflow_ingest.settings import Settings
+from newsflow_schema.http import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ class Delivery:
     offset: int
 
 
-class KafkaUnavailableError(Exception):
-    """Kafka did not acknowledge in time or cannot be reached: the client should retry."""
+class KafkaUnavailableError(KafkaUnavailable):
+    """Kafka did not acknowledge in time or cannot be reached: the client should retry.
+
+    Raised, it is answered 503 with Retry-After by the shared problem handlers.
+    """
 
 
 class RecordRejectedError(Exception):
@@ -175,13 +179,6 @@ class Publisher:
             log.info("Kafka readiness probe failed: %r", exc)
             return False
         return bool(updated)
-
-    async def publish(self, topic: str, record: Record) -> Delivery:
-        """Publish one record; return only once Kafka acknowledged it."""
-        (result,) = await self.publish_many(topic, [record])
-        if isinstance(result, Exception):
-            raise result
-        return result
 
     async def publish_many(
         self, topic: str, records: Sequence[Record]

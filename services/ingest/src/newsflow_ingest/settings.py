@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default=86_400.0, ge=0, description="How far ahead of now published_at may be."
     )
 
+    recent_revisions: int = Field(
+        default=10_000,
+        ge=0,
+        description="Articles whose last published revision is remembered, to answer an "
+        "identical re-post 200 'unchanged' without publishing it again (0: never).",
+    )
+
     publish_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait for Kafka to acknowledge a request."
     )
