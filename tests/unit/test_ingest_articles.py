@@ -9,6 +9,7 @@ import pytest
 
 from newsflow_ingest.articles import InvalidArticleError, Limits, prepare
 from newsflow_schema import article_id, canonical_url, content_hash
+from newsflow_schema.ids import revision_hash
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +42,19 @@ def test_event_fields_from_text() -> None:
     assert event.authors == ("Jane Roe",)
     assert event.tags == ("weather", "coast")
     assert event.language == "en-GB"
-    assert event.content_hash == content_hash(event.title, event.body)
+    assert event.content_hash == revision_hash(
+        title=event.title,
+        body=event.body,
+        metadata={
+            "url": None,
+            "source": "Daily News",
+            "published_at": None,
+            "authors": ["Jane Roe"],
+            "tags": ["weather", "coast"],
+            "language": "en-GB",
+        },
+    )
+    assert event.content_hash != content_hash(event.title, event.body)
     assert event.article_id == article_id(url=None, title=event.title, body=event.body)
     assert event.original.format == "text"
     assert event.original.content == TEXT
