@@ -204,6 +204,10 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(ArticleIn.model_fields)
             message = f"unknown field; the fields are: {allowed}"
+        elif not loc and error["type"] == "string_unicode":
+            # A field name with a lone surrogate fails before any field is looked at.
+            field = printable(str(error["input"]))
+            message = "is not a valid field name (it holds a lone surrogate)"
         elif not loc:
             # The one model-level rule is about text/html.
             field = "text"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,9 @@ def _decode_error(exc: Exception) -> str:
         return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     if isinstance(exc, RecursionError):
         return "it is nested too deeply"
-    # int() refuses numbers of more than sys.get_int_max_str_digits() digits.
+    if "digits" in str(exc):
+        # int() refuses numbers of more than sys.get_int_max_str_digits() digits.
+        return f"a number in it has more than {sys.get_int_max_str_digits()} digits"
     return printable(str(exc))
 
 
