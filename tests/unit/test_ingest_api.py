@@ -488,3 +488,33 @@ async def test_openapi_documents_both_write_endpoints_with_examples(
     assert "application/x-ndjson" in batch["requestBody"]["content"]
     assert "503" in single["responses"] and "413" in single["responses"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_corrected_repost_publishes_a_new_revision_with_the_same_id(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    article = {**ARTICLE, "url": "https://example.com/storm", "tags": ["weather"]}
+    first = await client.post("/v1/articles", json=article)
+    corrected = await client.post("/v1/articles", json={**article, "tags": ["weather", "coast"]})
+    same = await client.post("/v1/articles", json={**article, "tags": ["weather", "coast"]})
+
+    assert first.status_code == corrected.status_code == 202
+    assert corrected.json()["id"] == first.json()["id"]
+    assert corrected.json()["content_hash"] != first.json()["content_hash"]
+    assert same.status_code == 200 and same.json()["status"] == "unchanged"
+    events = [decode(ArticleRawEvent, record.value) for record in fake.records]
+    assert [event.tags for event in events] == [("weather",), ("weather", "coast")]
+
+
+async def test_batch_items_already_published_are_200_unchanged(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    other = {"text": "Other story\n\nA different article about the harbour reopening."}
+    assert (await client.post("/v1/articles", json=ARTICLE)).status_code == 202
+    response = await client.post("/v1/articles:batch", json=[ARTICLE, other])
+    assert response.status_code == 202, response.text
+    assert [r["status"] for r in response.json()["results"]] == [200, 202]
+    assert response.json()["accepted"] == 2
+    assert len(fake.records) == 2

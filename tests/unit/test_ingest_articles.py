@@ -155,3 +155,43 @@ def test_published_at_within_tolerance_is_accepted() -> None:
     soon = (NOW + timedelta(hours=23)).isoformat()
 
     assert prepare({"text": TEXT, "published_at": soon}, LIMITS).published_at is not None
+
+
+CORRECTABLE = {
+    "url": "https://example.com/news/storm",
+    "text": TEXT,
+    "title": "Storm hits coast",
+    "tags": ["weather"],
+    "authors": ["Jane Roe"],
+    "published_at": "2024-03-05T08:30:00Z",
+    "source": "Daily News",
+    "language": "en-GB",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tags", ["weather", "coast"]),
+        ("authors", ["Jane Roe", "Tom Berg"]),
+        ("published_at", "2024-03-05T09:30:00Z"),
+        ("source", "Evening News"),
+        ("title", "Storm batters coast"),
+        ("text", TEXT + " Corrected."),
+        ("language", "en-US"),
+    ],
+)
+def test_a_correction_keeps_the_id_and_changes_the_revision_hash(field: str, value: Any) -> None:
+    original = prepare(CORRECTABLE, LIMITS)
+    corrected = prepare({**CORRECTABLE, field: value}, LIMITS)
+    assert corrected.article_id == original.article_id
+    assert corrected.content_hash != original.content_hash
+
+
+def test_identical_content_and_metadata_give_the_same_revision_hash() -> None:
+    first = prepare(CORRECTABLE, LIMITS)
+    again = prepare(
+        {**CORRECTABLE, "tags": [" weather "], "url": CORRECTABLE["url"] + "?utm_x=1"}, LIMITS
+    )
+    assert again.content_hash == first.content_hash
+    assert again.event_id != first.event_id

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsflow_ingest.app import build_app
-from tests.unit.test_ingest_api import ARTICLE, FakePublisher, assert_problem, make_settings
+from tests.unit.test_ingest_api import FakePublisher, assert_problem, make_settings
 
 pytestmark = pytest.mark.unit
 

@@ -81,5 +81,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(key.strip() for key in value.split(",") if key.strip())
+            keys = tuple(key.strip() for key in value.split(",") if key.strip())
+            if not keys:
+                # Set but blank (" , "): failing open would silently allow every write.
+                raise ValueError(
+                    "INGEST_API_KEYS is set but holds no usable key; give comma-separated "
+                    "keys, or unset it to leave writes open"
+                )
+            return keys
         return value
