@@ -92,6 +92,13 @@ KEPT = [
     "Date night: five restaurants to try",
     "Updated guidance tells schools to stay open.",
     "Reuters/Ipsos poll shows a tight race, with 41% each.",
+    "Share prices fell 5% on Monday.",
+    "Print runs of the paper were cut by half.",
+    "Advertisement revenue fell for a third year.",
+    "We use cookies from the bakery next door, the chef said, and accept no substitutes.",
+    "Copyright law is at the heart of the case.",
+    "Home | Away",
+    "Cookies and cream is the most popular flavour, the survey found.",
 ]
 
 # Page furniture that may stand alone on a head line.
@@ -111,6 +118,15 @@ REMOVED = [
     "Tuesday 13 September 2022",
     "2024-03-04T10:00:00Z",
     "13/09/2022",
+    "Home | World | Sport | Business",
+    "News · Politics · Europe",
+    "Share this article",
+    "Share on Facebook | Share on Twitter | Email",
+    "Facebook Twitter LinkedIn",
+    "Advertisement",
+    "Story continues below advertisement",
+    "We use cookies to improve your experience. Accept all | Manage preferences",
+    "© 2024 Daily News. All rights reserved.",
 ]
 
 

@@ -137,6 +137,69 @@ def is_credit(line: str) -> bool:
     return False
 
 
+# --- page chrome: whole lines a site prints around every article ---------------------
+
+_SOCIAL = (
+    r"(?:facebook|twitter|x|linkedin|whatsapp|telegram|reddit|pinterest|email|e-mail|messenger)"
+)
+_SHARE_ITEM = (
+    rf"(?:share(?: this(?: article| story| page)?)?(?: (?:on|via) {_SOCIAL})?|{_SOCIAL}|"
+    r"tweet|print|copy link|save(?: article)?|comments?|follow us(?: on \w+)?|"
+    r"share this with)"
+)
+_SHARE_LINE = re.compile(rf"^{_SHARE_ITEM}(?:\s*[|·•,/]?\s*{_SHARE_ITEM})*$", re.IGNORECASE)
+_ADVERT = re.compile(
+    r"^(?:advertisement|advert|sponsored(?: content)?|ad|"
+    r"(?:story|article) continues below(?: this)? advert(?:isement)?|"
+    r"skip (?:advert(?:isement)?|to (?:main )?content)|scroll to continue reading)$",
+    re.IGNORECASE,
+)
+_CONSENT = re.compile(
+    r"\b(?:accept(?: all)?|consent|cookie (?:policy|settings)|privacy policy|manage preferences)\b",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(
+    r"^(?:©|\(c\)|copyright\s*(?:©|\(c\))?)\s*(?:\d{4}\b|.*\ball rights reserved\b)",
+    re.IGNORECASE,
+)
+_COOKIE_BANNER_START = (
+    "we use cookies",
+    "this site uses cookies",
+    "this website uses cookies",
+    "we and our partners use cookies",
+)
+_ABOUT_THE_SITE = re.compile(r"\b(?:site|website|experience|browsing|content and ads)\b", re.I)
+_MENU_SEPARATORS = re.compile(r"\s+[|·•»›]\s+")
+_MAX_MENU_ITEM_WORDS = 3
+_MAX_CHROME_CHARS = 300
+
+
+def _is_menu(line: str) -> bool:
+    """Three or more short capitalised items between | · • » separators: a navigation bar."""
+    items = _MENU_SEPARATORS.split(line)
+    if len(items) < 3:
+        return False
+    return all(
+        item
+        and item[0].isupper()
+        and len(item.split()) <= _MAX_MENU_ITEM_WORDS
+        and not item.endswith((".", "!", "?", ","))
+        for item in items
+    )
+
+
+def is_page_chrome(line: str) -> bool:
+    """A whole line of site furniture: navigation, share buttons, advert markers, a cookie
+    banner, a copyright footer. "Share prices fell" or a sentence about cookies is text."""
+    if len(line) > _MAX_CHROME_CHARS:
+        return False
+    if _SHARE_LINE.match(line) or _ADVERT.match(line) or _is_menu(line):
+        return True
+    if line.lower().startswith(_COOKIE_BANNER_START):
+        return bool(_CONSENT.search(line) and _ABOUT_THE_SITE.search(line))
+    return bool(_COPYRIGHT.match(line)) and len(line) <= 160
+
+
 # --- date lines ------------------------------------------------------------------------
 
 _DATE_LABEL = re.compile(

@@ -27,6 +27,7 @@ from newsflow_ingest.furniture import (
     date_line,
     is_credit,
     is_markup_residue,
+    is_page_chrome,
     real_tag,
 )
 
@@ -192,12 +193,13 @@ def _is_title_like(line: str) -> bool:
 
 
 def _paragraphs(text: str) -> list[list[str]]:
-    """Blank-line separated paragraphs of cleaned, non-empty lines, markup residue dropped."""
+    """Blank-line separated paragraphs of cleaned, non-empty lines; markup residue and page
+    chrome (navigation, share buttons, advert markers, cookie banners) dropped."""
     paragraphs: list[list[str]] = []
     current: list[str] = []
     for raw in text.split("\n"):
         line = _SPACES.sub(" ", raw).strip()
-        if line and not is_markup_residue(line):
+        if line and not (is_markup_residue(line) or is_page_chrome(line)):
             current.append(line)
         elif not line and current:
             paragraphs.append(current)
@@ -369,7 +371,9 @@ def normalise_html(
     found_title = clean_line(str(document.title)) if document.title else None
     title = given.title or found_title
     lines = [clean_line(line) for line in extracted.split("\n")]
-    lines = [line for line in lines if line and not is_markup_residue(line)]
+    lines = [
+        line for line in lines if line and not (is_markup_residue(line) or is_page_chrome(line))
+    ]
     if title and lines and lines[0].casefold() == title.casefold():
         lines = lines[1:]
     authors: tuple[str, ...] = ()
