@@ -369,20 +369,25 @@ def normalise_html(
     if not isinstance(document, Document) or not extracted.strip():
         return _fallback(html, now, max_future, given)
     found_title = clean_line(str(document.title)) if document.title else None
-    title = given.title or found_title
     lines = [clean_line(line) for line in extracted.split("\n")]
     lines = [
         line for line in lines if line and not (is_markup_residue(line) or is_page_chrome(line))
     ]
-    if title and lines and lines[0].casefold() == title.casefold():
-        lines = lines[1:]
+    # trafilatura keeps bylines, credits and date lines inside the article: the same head
+    # rules as for text, one paragraph per extracted line.
+    head = _Head(given=given, title=given.title or found_title)
+    body = _read_head([[line] for line in lines], head)
     authors: tuple[str, ...] = ()
-    if document.author and not given.authors:
-        authors = tuple(a.strip() for a in str(document.author).split(";") if a.strip())
-    published = None if given.published_at else _sane_date(_html_date(html), now, max_future)
+    if not given.authors:
+        if document.author:
+            authors = tuple(a.strip() for a in str(document.author).split(";") if a.strip())
+        authors = authors or head.authors
+    published = None
+    if not given.published_at:
+        published = _sane_date(_html_date(html) or head.published, now, max_future)
     return Normalised(
-        body="\n\n".join(lines),
-        title=None if given.title else (found_title or None),
+        body="\n\n".join(line for paragraph in body for line in paragraph),
+        title=None if given.title else (found_title or head.title),
         published_at=published,
         authors=authors,
     )
