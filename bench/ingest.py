@@ -120,6 +120,9 @@ async def run_ingest(
         "ingest",
         INGEST_MAX_BATCH_ITEMS=MAX_BATCH_ITEMS,
         INGEST_MAX_BATCH_BODY_BYTES=MAX_BATCH_BODY_BYTES,
+        # The loops re-post a pool of articles: every post must be published (the full
+        # path), not answered "unchanged" from the memory of recent revisions.
+        INGEST_RECENT_REVISIONS="0",
     )
     results: dict[str, Any] = {"plan": asdict(plan)}
     try:
