@@ -191,7 +191,7 @@ def test_a_correction_keeps_the_id_and_changes_the_revision_hash(field: str, val
 def test_identical_content_and_metadata_give_the_same_revision_hash() -> None:
     first = prepare(CORRECTABLE, LIMITS)
     again = prepare(
-        {**CORRECTABLE, "tags": [" weather "], "url": CORRECTABLE["url"] + "?utm_x=1"}, LIMITS
+        {**CORRECTABLE, "tags": [" weather "], "url": str(CORRECTABLE["url"]) + "?utm_x=1"}, LIMITS
     )
     assert again.content_hash == first.content_hash
     assert again.event_id != first.event_id
