@@ -109,7 +109,8 @@ async def test_a_correction_is_a_new_revision_with_the_same_key(
     same = await ingest.client.post("/v1/articles", json={**article, "tags": ["final"]})
 
     assert first.status_code == corrected.status_code == 202
-    assert same.status_code == 200 and same.json()["status"] == "unchanged"
+    assert same.status_code == 202 and same.json()["status"] == "unchanged"
+    assert same.json()["duplicate"] is True
     records = await raw.read_new(2)
     assert await raw.new_count() == 2  # the identical re-post published nothing
     assert {r.key for r in records} == {first.json()["id"].encode()}

@@ -154,7 +154,7 @@ async def test_sample_article_gets_its_title_and_date(
     assert "Google tag" not in event.body
 
 
-async def test_identical_repost_is_200_unchanged_and_publishes_nothing(
+async def test_identical_repost_is_unchanged_and_publishes_nothing(
     api: tuple[httpx.AsyncClient, FakePublisher],
 ) -> None:
     client, fake = api
@@ -162,8 +162,9 @@ async def test_identical_repost_is_200_unchanged_and_publishes_nothing(
     second = await client.post("/v1/articles", json=ARTICLE)
 
     assert first.status_code == 202 and first.json()["status"] == "queued"
-    assert second.status_code == 200, second.text
-    assert second.json()["status"] == "unchanged"
+    assert second.status_code == 202, second.text
+    assert second.json()["status"] == "unchanged" and second.json()["duplicate"] is True
+    assert first.json()["duplicate"] is False
     assert second.json()["id"] == first.json()["id"]
     assert second.json()["event_id"] == first.json()["event_id"]
     assert second.json()["offset"] == first.json()["offset"]
@@ -339,7 +340,8 @@ async def test_api_keys_guard_writes_only() -> None:
         )
         header = await client.post("/v1/articles", json=ARTICLE, headers={"X-API-Key": "k1"})
         assert bearer.status_code == 202
-        assert header.status_code == 200  # the same article again: unchanged
+        assert header.status_code == 202
+        assert header.json()["status"] == "unchanged"  # the same article again
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
             assert (await client.get(path)).status_code == 200, path
 
@@ -502,12 +504,12 @@ async def test_corrected_repost_publishes_a_new_revision_with_the_same_id(
     assert first.status_code == corrected.status_code == 202
     assert corrected.json()["id"] == first.json()["id"]
     assert corrected.json()["content_hash"] != first.json()["content_hash"]
-    assert same.status_code == 200 and same.json()["status"] == "unchanged"
+    assert same.status_code == 202 and same.json()["status"] == "unchanged"
     events = [decode(ArticleRawEvent, record.value) for record in fake.records]
     assert [event.tags for event in events] == [("weather",), ("weather", "coast")]
 
 
-async def test_batch_items_already_published_are_200_unchanged(
+async def test_batch_items_already_published_are_duplicates(
     api: tuple[httpx.AsyncClient, FakePublisher],
 ) -> None:
     client, fake = api
@@ -515,6 +517,7 @@ async def test_batch_items_already_published_are_200_unchanged(
     assert (await client.post("/v1/articles", json=ARTICLE)).status_code == 202
     response = await client.post("/v1/articles:batch", json=[ARTICLE, other])
     assert response.status_code == 202, response.text
-    assert [r["status"] for r in response.json()["results"]] == [200, 202]
+    assert [r["status"] for r in response.json()["results"]] == [202, 202]
+    assert [r["duplicate"] for r in response.json()["results"]] == [True, False]
     assert response.json()["accepted"] == 2
     assert len(fake.records) == 2

@@ -26,8 +26,11 @@ class BatchItemResult(BaseModel):
 
     index: int = Field(description="Position of the item in the batch (0-based).")
     status: int = Field(
-        description="202 accepted, 200 unchanged (already published as it is), "
-        "400/413/422 rejected, 503 retry later."
+        description="202 accepted (with duplicate true: already published as it is, "
+        "nothing sent), 400/413/422 rejected, 503 retry later."
+    )
+    duplicate: bool = Field(
+        default=False, description="True when this very revision was already published."
     )
     id: str | None = None
     event_id: str | None = None
@@ -40,7 +43,7 @@ class BatchItemResult(BaseModel):
 
 
 class BatchResult(BaseModel):
-    accepted: int = Field(description="Items published now or found unchanged (202 or 200).")
+    accepted: int = Field(description="Items published now or found unchanged (202).")
     rejected: int
     results: list[BatchItemResult]
 
@@ -185,7 +188,7 @@ def placed_result(
 
 def answer(results: Sequence[BatchItemResult]) -> BatchAnswer:
     """202 all accepted (or unchanged), 207 some, 503 none and Kafka failed them all, else 422."""
-    accepted = sum(1 for r in results if r.status in (200, 202))
+    accepted = sum(1 for r in results if r.status == 202)
     body = BatchResult(accepted=accepted, rejected=len(results) - accepted, results=list(results))
     if accepted == len(results):
         return BatchAnswer(202, body)

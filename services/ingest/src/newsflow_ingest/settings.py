@@ -57,7 +57,8 @@ class Settings(BaseSettings):
         default=10_000,
         ge=0,
         description="Articles whose last published revision is remembered, to answer an "
-        "identical re-post 200 'unchanged' without publishing it again (0: never).",
+        "identical re-post 'unchanged' (duplicate: true) without publishing it again "
+        "(0: never).",
     )
 
     publish_timeout_s: float = Field(

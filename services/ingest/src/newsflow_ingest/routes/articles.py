@@ -44,8 +44,11 @@ class ArticleAccepted(BaseModel):
     event_id: str = Field(description="The raw event that carries this revision.")
     status: Literal["queued", "unchanged"] = Field(
         default="queued",
-        description="queued: published now (202). unchanged: this very revision (same "
-        "content and metadata) was already published; nothing was sent (200).",
+        description="queued: published now. unchanged: this very revision (same "
+        "content and metadata) was already published; nothing was sent.",
+    )
+    duplicate: bool = Field(
+        default=False, description="True when status is unchanged: nothing was published."
     )
     topic: str
     partition: int
@@ -73,6 +76,7 @@ def _accepted(
         id=article_id,
         event_id=event_id,
         status="unchanged" if status == "unchanged" else "queued",
+        duplicate=status == "unchanged",
         topic=delivery.topic,
         partition=delivery.partition,
         offset=delivery.offset,
@@ -103,13 +107,7 @@ _REQUEST_BODY: dict[str, Any] = {
     "/v1/articles",
     status_code=202,
     response_model=ArticleAccepted,
-    responses={
-        200: {
-            "description": "Unchanged: this revision was already published",
-            "model": ArticleAccepted,
-        },
-        **WRITE_RESPONSES,
-    },
+    responses=WRITE_RESPONSES,
     dependencies=[Depends(require_api_key)],
     summary="Submit one article",
     description=(
@@ -119,7 +117,8 @@ _REQUEST_BODY: dict[str, Any] = {
         "without a UTC offset is read as UTC. Answers 202 only after Kafka acknowledged "
         "the write; 503 with Retry-After when Kafka is unavailable. Re-posting the same "
         "article gives the same id: with changed content or metadata it publishes a new "
-        "revision (202); identical, it answers 200 `status: unchanged` and sends nothing."
+        "revision (202); identical, it answers 202 with `status: unchanged` and "
+        "`duplicate: true` and sends nothing."
     ),
     openapi_extra=_REQUEST_BODY,
 )
@@ -133,7 +132,6 @@ async def post_article(context: Context, request: Request, response: Response) -
         raise
     known: Published | None = context.revisions.unchanged(event)
     if known is not None:
-        response.status_code = 200
         response.headers["Location"] = context.location(str(event.article_id))
         return _accepted(context, event, known.delivery, "unchanged", known.event_id)
     (outcome,) = await publish(context, [event], request, "single")

@@ -59,7 +59,8 @@ def _unchanged(index: int, event: ArticleRawEvent, context: Context) -> BatchIte
     article_id = str(event.article_id)
     return BatchItemResult(
         index=index,
-        status=200,
+        status=202,
+        duplicate=True,
         id=article_id,
         event_id=known.event_id,
         topic=known.delivery.topic,
