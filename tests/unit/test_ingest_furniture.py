@@ -226,6 +226,8 @@ def test_plain_text_with_angle_brackets_stays_text(text: str) -> None:
 def test_non_tag_angle_brackets_survive_next_to_real_tags() -> None:
     result = normalise("text", "<p>Mail <news@example.com> today.</p>", now=NOW)
     assert result.body == "Mail <news@example.com> today."
+    result = normalise("text", "<p>Press <Ctrl> and <Alt>, then a < b > c.</p>", now=NOW)
+    assert result.body == "Press <Ctrl> and <Alt>, then a < b > c."
 
 
 @pytest.fixture

@@ -11,15 +11,15 @@ import dateparser
 
 # Element names that make "<…>" a real tag; anything else ("<news@example.com>",
 # "a < b > c") is text.
-_TAG_NAMES = (
+TAG_NAMES = (
     "a|abbr|address|article|aside|audio|b|blockquote|body|br|button|caption|center|cite|code|"
     "dd|del|details|div|dl|dt|em|embed|figcaption|figure|font|footer|form|h[1-6]|head|header|"
     "hr|html|i|iframe|img|input|ins|label|li|link|main|mark|meta|nav|noscript|object|ol|"
     "option|p|picture|pre|q|s|script|section|select|small|source|span|strong|style|sub|"
     "summary|sup|svg|table|tbody|td|template|textarea|tfoot|th|thead|time|title|tr|u|ul|video"
 )
-_REAL_TAG = re.compile(rf"<(?:/?(?:{_TAG_NAMES})(?=[\s/>])[^<>]*>|!--|!doctype\b)", re.IGNORECASE)
-_TAG_LINE = re.compile(rf"^</?(?:{_TAG_NAMES})(?:\s[^<>]*)?/?>$", re.IGNORECASE)
+_REAL_TAG = re.compile(rf"<(?:/?(?:{TAG_NAMES})(?=[\s/>])[^<>]*>|!--|!doctype\b)", re.IGNORECASE)
+_TAG_LINE = re.compile(rf"^</?(?:{TAG_NAMES})(?:\s[^<>]*)?/?>$", re.IGNORECASE)
 
 
 def real_tag(text: str) -> re.Match[str] | None:

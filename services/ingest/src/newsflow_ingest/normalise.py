@@ -23,6 +23,7 @@ from lxml_html_clean import Cleaner
 from trafilatura.settings import Document
 
 from newsflow_ingest.furniture import (
+    TAG_NAMES,
     authors_from_byline,
     date_line,
     is_credit,
@@ -131,7 +132,8 @@ def has_markup(text: str) -> bool:
     return real_tag(text) is not None
 
 
-_NOT_A_TAG = re.compile(r"<(?!/?[A-Za-z][A-Za-z0-9]*[\s/>]|!--|!doctype)", re.IGNORECASE)
+# A "<" that starts no tag of a known element, comment or doctype: escaped before parsing.
+_NOT_A_TAG = re.compile(rf"<(?!/?(?:{TAG_NAMES})(?=[\s/>])|!--|!doctype)", re.IGNORECASE)
 
 
 def _markup_tree_to_text(root: Any) -> str:
