@@ -36,7 +36,7 @@ QUICK = {
     "enrich": EnrichPlan(processes=(1, 2), timeout_s=300.0),
     "e2e_seconds": 10.0,
 }  # fmt: skip
-PARTS = ("ingest", "enrich", "e2e")
+PARTS = ("retention", "ingest", "enrich", "e2e")
 
 
 async def run(
@@ -78,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     parts = args.only or list(PARTS)
+    if "retention" in parts:
+        # Text retention needs no stack: measured first, written to its own files.
+        from bench import retention
+
+        retention.main([])
+        parts = [part for part in parts if part != "retention"]
+        if not parts:
+            return 0
     started_at = datetime.now(UTC)
     machine = report.machine_facts()
     t0 = time.perf_counter()

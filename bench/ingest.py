@@ -120,6 +120,9 @@ async def run_ingest(
         "ingest",
         INGEST_MAX_BATCH_ITEMS=MAX_BATCH_ITEMS,
         INGEST_MAX_BATCH_BODY_BYTES=MAX_BATCH_BODY_BYTES,
+        # The loops re-post a pool of articles: every post must be published (the full
+        # path), not answered "unchanged" from the memory of recent revisions.
+        INGEST_RECENT_REVISIONS="0",
     )
     results: dict[str, Any] = {"plan": asdict(plan)}
     try:
@@ -156,6 +159,28 @@ async def run_ingest(
     return results
 
 
+async def _open_point(
+    ingest_op: Any, producer_op: Any, rate: float, duration_s: float, skipped: str | None
+) -> dict[str, Any]:
+    """One open-loop rate: ingest (unless `skipped` says why not) and the bare producer."""
+    entry: dict[str, Any] = {"rate": rate}
+    if skipped is not None:
+        entry["ingest"] = None
+        entry["skipped"] = skipped
+    else:
+        log(f"single, open loop at {rate:g}/s for {duration_s}s (ingest)")
+        result = await open_loop(
+            f"ingest single @{rate:g}/s", ingest_op, rate=rate, duration_s=duration_s
+        )
+        entry["ingest"] = result.summary()
+    log(f"single, open loop at {rate:g}/s for {duration_s}s (bare producer)")
+    baseline = await open_loop(
+        f"bare producer @{rate:g}/s", producer_op, rate=rate, duration_s=duration_s
+    )
+    entry["baseline"] = baseline.summary()
+    return entry
+
+
 async def _single(
     client: httpx.AsyncClient,
     url: str,
@@ -165,79 +190,32 @@ async def _single(
     plan: IngestPlan,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    ingest_op, producer_op = _single_op(client, url, bodies), _producer_op(producer, records)
     log(f"single, closed loop: {plan.concurrency} clients for {plan.closed_s}s (ingest)")
     ingest = await closed_loop(
-        "ingest single",
-        _single_op(client, url, bodies),
-        concurrency=plan.concurrency,
-        duration_s=plan.closed_s,
+        "ingest single", ingest_op, concurrency=plan.concurrency, duration_s=plan.closed_s
     )
     log(f"  ingest {ingest.throughput:.1f} articles/s; now the bare producer")
     baseline = await closed_loop(
-        "bare producer single",
-        _producer_op(producer, records),
-        concurrency=plan.concurrency,
-        duration_s=plan.closed_s,
+        "bare producer single", producer_op, concurrency=plan.concurrency, duration_s=plan.closed_s
     )
     log(f"  baseline {baseline.throughput:.1f} records/s")
     out["closed"] = _pair(ingest, baseline)
     capacity = ingest.throughput
     open_results: list[dict[str, Any]] = []
     for rate in plan.rates:
-        entry: dict[str, Any] = {"rate": rate}
         # Offering far more than the closed loop sustained only grows a queue for minutes:
         # such a rate is recorded as not sustainable instead of being run.
+        skipped = None
         if rate > 1.2 * capacity:
-            entry["ingest"] = None
-            entry["skipped"] = (
-                f"{rate:g}/s is above 1.2x the closed-loop capacity ({capacity:.1f}/s)"
-            )
-        else:
-            log(f"single, open loop at {rate:g}/s for {plan.open_s}s (ingest)")
-            entry["ingest"] = (
-                await open_loop(
-                    f"ingest single @{rate:g}/s",
-                    _single_op(client, url, bodies),
-                    rate=rate,
-                    duration_s=plan.open_s,
-                )
-            ).summary()
-        log(f"single, open loop at {rate:g}/s for {plan.open_s}s (bare producer)")
-        entry["baseline"] = (
-            await open_loop(
-                f"bare producer @{rate:g}/s",
-                _producer_op(producer, records),
-                rate=rate,
-                duration_s=plan.open_s,
-            )
-        ).summary()
-        open_results.append(entry)
+            skipped = f"{rate:g}/s is above 1.2x the closed-loop capacity ({capacity:.1f}/s)"
+        open_results.append(await _open_point(ingest_op, producer_op, rate, plan.open_s, skipped))
     # One open-loop point at half the measured capacity, so there is always a latency
     # figure at a rate ingest sustains.
     half = max(1.0, round(capacity / 2, 1))
     if all(e["ingest"] is None for e in open_results) or half < min(plan.rates):
         log(f"single, open loop at {half:g}/s (half the capacity) for {plan.open_s}s")
-        open_results.append(
-            {
-                "rate": half,
-                "ingest": (
-                    await open_loop(
-                        f"ingest single @{half:g}/s",
-                        _single_op(client, url, bodies),
-                        rate=half,
-                        duration_s=plan.open_s,
-                    )
-                ).summary(),
-                "baseline": (
-                    await open_loop(
-                        f"bare producer @{half:g}/s",
-                        _producer_op(producer, records),
-                        rate=half,
-                        duration_s=plan.open_s,
-                    )
-                ).summary(),
-            }
-        )
+        open_results.append(await _open_point(ingest_op, producer_op, half, plan.open_s, None))
     out["open"] = open_results
     out["capacity_articles_s"] = round(capacity, 1)
     return out

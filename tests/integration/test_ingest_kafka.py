@@ -100,16 +100,25 @@ async def test_sample_article_record(
     assert record.key == response.json()["id"].encode()
 
 
-async def test_reposting_uses_the_same_key(ingest: RunningIngest, raw: RawTopic) -> None:
-    article = unique_article()
+async def test_a_correction_is_a_new_revision_with_the_same_key(
+    ingest: RunningIngest, raw: RawTopic
+) -> None:
+    article = unique_article(url=f"https://example.com/{uuid.uuid4().hex}", tags=["draft"])
     first = await ingest.client.post("/v1/articles", json=article)
-    second = await ingest.client.post("/v1/articles", json=article)
+    corrected = await ingest.client.post("/v1/articles", json={**article, "tags": ["final"]})
+    same = await ingest.client.post("/v1/articles", json={**article, "tags": ["final"]})
 
-    assert first.status_code == second.status_code == 202
+    assert first.status_code == corrected.status_code == 202
+    assert same.status_code == 202 and same.json()["status"] == "unchanged"
+    assert same.json()["duplicate"] is True
     records = await raw.read_new(2)
+    assert await raw.new_count() == 2  # the identical re-post published nothing
     assert {r.key for r in records} == {first.json()["id"].encode()}
     # Same key, same partition: versions of an article stay in order.
     assert len({r.partition for r in records}) == 1
+    events = [decode(ArticleRawEvent, r.value) for r in records]
+    assert [e.tags for e in events] == [("draft",), ("final",)]
+    assert events[0].content_hash != events[1].content_hash
 
 
 async def test_batch_of_n_gives_n_records(ingest: RunningIngest, raw: RawTopic) -> None:

@@ -154,14 +154,34 @@ async def test_sample_article_gets_its_title_and_date(
     assert "Google tag" not in event.body
 
 
-async def test_reposting_gives_the_same_id(api: tuple[httpx.AsyncClient, FakePublisher]) -> None:
-    client, _ = api
+async def test_identical_repost_is_unchanged_and_publishes_nothing(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
     first = await client.post("/v1/articles", json=ARTICLE)
     second = await client.post("/v1/articles", json=ARTICLE)
 
-    assert first.status_code == second.status_code == 202
-    assert first.json()["id"] == second.json()["id"]
-    assert first.json()["event_id"] != second.json()["event_id"]
+    assert first.status_code == 202 and first.json()["status"] == "queued"
+    assert second.status_code == 202, second.text
+    assert second.json()["status"] == "unchanged" and second.json()["duplicate"] is True
+    assert first.json()["duplicate"] is False
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["event_id"] == first.json()["event_id"]
+    assert second.json()["offset"] == first.json()["offset"]
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len(fake.records) == 1
+
+
+async def test_repost_after_a_503_is_published_again(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    fake.fail_with = KafkaUnavailableError("Kafka did not acknowledge in time")
+    assert (await client.post("/v1/articles", json=ARTICLE)).status_code == 503
+    fake.fail_with = None
+    again = await client.post("/v1/articles", json=ARTICLE)
+    assert again.status_code == 202 and again.json()["status"] == "queued"
+    assert len(fake.records) == 2
 
 
 @pytest.mark.parametrize(
@@ -319,7 +339,9 @@ async def test_api_keys_guard_writes_only() -> None:
             "/v1/articles", json=ARTICLE, headers={"Authorization": "Bearer k2"}
         )
         header = await client.post("/v1/articles", json=ARTICLE, headers={"X-API-Key": "k1"})
-        assert bearer.status_code == header.status_code == 202
+        assert bearer.status_code == 202
+        assert header.status_code == 202
+        assert header.json()["status"] == "unchanged"  # the same article again
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
             assert (await client.get(path)).status_code == 200, path
 
@@ -468,3 +490,34 @@ async def test_openapi_documents_both_write_endpoints_with_examples(
     assert "application/x-ndjson" in batch["requestBody"]["content"]
     assert "503" in single["responses"] and "413" in single["responses"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_corrected_repost_publishes_a_new_revision_with_the_same_id(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    article = {**ARTICLE, "url": "https://example.com/storm", "tags": ["weather"]}
+    first = await client.post("/v1/articles", json=article)
+    corrected = await client.post("/v1/articles", json={**article, "tags": ["weather", "coast"]})
+    same = await client.post("/v1/articles", json={**article, "tags": ["weather", "coast"]})
+
+    assert first.status_code == corrected.status_code == 202
+    assert corrected.json()["id"] == first.json()["id"]
+    assert corrected.json()["content_hash"] != first.json()["content_hash"]
+    assert same.status_code == 202 and same.json()["status"] == "unchanged"
+    events = [decode(ArticleRawEvent, record.value) for record in fake.records]
+    assert [event.tags for event in events] == [("weather",), ("weather", "coast")]
+
+
+async def test_batch_items_already_published_are_duplicates(
+    api: tuple[httpx.AsyncClient, FakePublisher],
+) -> None:
+    client, fake = api
+    other = {"text": "Other story\n\nA different article about the harbour reopening."}
+    assert (await client.post("/v1/articles", json=ARTICLE)).status_code == 202
+    response = await client.post("/v1/articles:batch", json=[ARTICLE, other])
+    assert response.status_code == 202, response.text
+    assert [r["status"] for r in response.json()["results"]] == [202, 202]
+    assert [r["duplicate"] for r in response.json()["results"]] == [True, False]
+    assert response.json()["accepted"] == 2
+    assert len(fake.records) == 2

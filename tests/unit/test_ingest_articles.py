@@ -9,6 +9,7 @@ import pytest
 
 from newsflow_ingest.articles import InvalidArticleError, Limits, prepare
 from newsflow_schema import article_id, canonical_url, content_hash
+from newsflow_schema.ids import revision_hash
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +42,19 @@ def test_event_fields_from_text() -> None:
     assert event.authors == ("Jane Roe",)
     assert event.tags == ("weather", "coast")
     assert event.language == "en-GB"
-    assert event.content_hash == content_hash(event.title, event.body)
+    assert event.content_hash == revision_hash(
+        title=event.title,
+        body=event.body,
+        metadata={
+            "url": None,
+            "source": "Daily News",
+            "published_at": None,
+            "authors": ["Jane Roe"],
+            "tags": ["weather", "coast"],
+            "language": "en-GB",
+        },
+    )
+    assert event.content_hash != content_hash(event.title, event.body)
     assert event.article_id == article_id(url=None, title=event.title, body=event.body)
     assert event.original.format == "text"
     assert event.original.content == TEXT
@@ -142,3 +155,43 @@ def test_published_at_within_tolerance_is_accepted() -> None:
     soon = (NOW + timedelta(hours=23)).isoformat()
 
     assert prepare({"text": TEXT, "published_at": soon}, LIMITS).published_at is not None
+
+
+CORRECTABLE = {
+    "url": "https://example.com/news/storm",
+    "text": TEXT,
+    "title": "Storm hits coast",
+    "tags": ["weather"],
+    "authors": ["Jane Roe"],
+    "published_at": "2024-03-05T08:30:00Z",
+    "source": "Daily News",
+    "language": "en-GB",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tags", ["weather", "coast"]),
+        ("authors", ["Jane Roe", "Tom Berg"]),
+        ("published_at", "2024-03-05T09:30:00Z"),
+        ("source", "Evening News"),
+        ("title", "Storm batters coast"),
+        ("text", TEXT + " Corrected."),
+        ("language", "en-US"),
+    ],
+)
+def test_a_correction_keeps_the_id_and_changes_the_revision_hash(field: str, value: Any) -> None:
+    original = prepare(CORRECTABLE, LIMITS)
+    corrected = prepare({**CORRECTABLE, field: value}, LIMITS)
+    assert corrected.article_id == original.article_id
+    assert corrected.content_hash != original.content_hash
+
+
+def test_identical_content_and_metadata_give_the_same_revision_hash() -> None:
+    first = prepare(CORRECTABLE, LIMITS)
+    again = prepare(
+        {**CORRECTABLE, "tags": [" weather "], "url": str(CORRECTABLE["url"]) + "?utm_x=1"}, LIMITS
+    )
+    assert again.content_hash == first.content_hash
+    assert again.event_id != first.event_id

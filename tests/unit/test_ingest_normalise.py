@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_ingest.normalise import clean_unicode, normalise
+from newsflow_ingest.furniture import date_order
+from newsflow_ingest.normalise import Given, clean_unicode, normalise
 
 pytestmark = pytest.mark.unit
 
@@ -177,9 +178,10 @@ def test_small_html_fragment_falls_back_to_its_text() -> None:
 
 
 def test_unicode_and_whitespace_are_normalised() -> None:
-    # NBSP, zero-width space, soft hyphen, BOM, CRLF, a decomposed é and a line separator.
-    raw = "\ufeffCafe\u0301\u00a0news\r\nline\u200b two\u00ad\u2028three\x07"
-    assert clean_unicode(raw) == "Café news\nline two\nthree"
+    # NBSP, zero-width space, soft hyphen (kept), BOM, CRLF, a decomposed é, a line
+    # separator and a bell (a space: controls never glue words).
+    raw = "\ufeffCafe\u0301\u00a0news\r\nline\u200b two\u00ad\u2028three\x07four"
+    assert clean_unicode(raw) == "Café news\nline two\u00ad\nthree four"
 
     result = normalise("text", "Headline\u00a0here\r\n\r\nBody\t  text   with  spaces.", now=NOW)
     assert result.title == "Headline here"
@@ -210,27 +212,25 @@ def test_concurrent_normalisation_gives_the_sequential_results() -> None:
     assert results == expected
 
 
-def test_date_languages_put_the_articles_language_first() -> None:
-    from newsflow_ingest.normalise import date_languages
-
-    assert date_languages(None) == ("en",)
-    assert date_languages("en-GB") == ("en",)
-    assert date_languages("de-AT") == ("de", "en")
+def test_date_order_follows_language_and_region() -> None:
+    assert date_order(None) is None
+    assert date_order("en") is None
+    assert date_order("en-US") == "MDY"
+    assert date_order("en-GB") == "DMY"
+    assert date_order("de-AT") == "DMY"
+    assert date_order("fr") == "DMY"
+    assert date_order("ja") == "YMD"
 
 
 def test_date_line_in_the_articles_language_and_unknown_languages() -> None:
-    from datetime import UTC, datetime
-
-    from newsflow_ingest.normalise import normalise
-
     text = (
         "Sturm an der Küste\n\n13. September 2022\n\n" + "Ein schwerer Sturm traf die Küste. " * 8
     )
-    german = normalise("text", text, languages=("de", "en"))
+    german = normalise("text", text, given=Given(language="de"))
     assert german.published_at == datetime(2022, 9, 13, tzinfo=UTC)
     assert "13. September 2022" not in german.body
     # A language dateparser does not know falls back to English instead of failing.
     english = "Storm hits coast\n\nSeptember 13, 2022\n\n" + "A storm hit the coast. " * 8
-    assert normalise("text", english, languages=("zz", "en")).published_at == datetime(
+    assert normalise("text", english, given=Given(language="zz")).published_at == datetime(
         2022, 9, 13, tzinfo=UTC
     )

@@ -48,6 +48,5 @@ def test_normalise_never_raises_and_its_body_is_a_fixed_point(kind: str, content
     assert result.published_at is None or result.published_at <= NOW.replace(year=2026, day=2)
     if result.body.strip():
         again = normalise("text", result.body, now=NOW)
-        # A second pass may still recognise a headline line; the body text it keeps is stable.
-        assert again.body in result.body
-        assert normalise("text", again.body, now=NOW).body.strip() in again.body
+        # A second pass may still recognise a headline; it only ever drops whole lines.
+        assert {line for line in again.body.split("\n") if line} <= set(result.body.split("\n"))

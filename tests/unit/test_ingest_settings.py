@@ -37,3 +37,24 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.api_keys == ()
     assert settings.publish_timeout_s == 15.0
+
+
+@pytest.mark.parametrize("blank", [" , ", ",", " ,, ,"])
+def test_api_keys_set_without_a_usable_key_refuse_to_start(
+    monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    from pydantic import ValidationError
+
+    from newsflow_ingest.__main__ import _settings
+
+    monkeypatch.setenv("INGEST_API_KEYS", blank)
+    with pytest.raises(ValidationError, match="no usable key"):
+        Settings(_env_file=None)
+    with pytest.raises(SystemExit) as stopped:
+        _settings()
+    assert "INGEST_API_KEYS is set but holds no usable key" in str(stopped.value.code)
+
+
+def test_empty_api_keys_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_API_KEYS", "")
+    assert Settings(_env_file=None).api_keys == ()

@@ -95,3 +95,31 @@ def test_unicode_compatibility_forms_hash_alike() -> None:
 def test_rejects_what_is_not_an_http_url(bad: str) -> None:
     with pytest.raises(InvalidURLError):
         canonical_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://example.com/#/story/1", "https://example.com/#/story/2"),
+        ("https://example.com/app#!/story/1", "https://example.com/app#!/story/2"),
+        ("https://example.com/view?ref=1234", "https://example.com/view?ref=5678"),
+        ("https://example.com/view?src=a", "https://example.com/view?src=b"),
+        ("https://example.com/view?source=a", "https://example.com/view?source=b"),
+        ("https://example.com/article?id=1", "https://example.com/article?id=2"),
+        ("https://example.com/list?page=1", "https://example.com/list?page=2"),
+    ],
+)
+def test_distinct_articles_keep_distinct_ids(first: str, second: str) -> None:
+    assert canonical_url(first) != canonical_url(second)
+    assert article_id(url=first, title=None, body="x") != article_id(
+        url=second, title=None, body="x"
+    )
+
+
+def test_known_tracking_parameters_are_removed_and_hash_routes_kept() -> None:
+    url = (
+        "https://example.com/view?ref=1&utm_campaign=a&mc_cid=b&mc_eid=c&igshid=d"
+        "&fbclid=e&gclid=f#/story/1"
+    )
+    assert canonical_url(url) == "https://example.com/view?ref=1#/story/1"
+    assert canonical_url("https://example.com/a#section-2") == "https://example.com/a"

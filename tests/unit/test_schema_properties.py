@@ -59,3 +59,30 @@ def test_tracking_parameters_never_change_the_id(url: str, tracking: str) -> Non
         return
     joined = f"{url}{'&' if '?' in url else '?'}{tracking}"
     assert canonical_url(joined) == base
+
+
+TRACKING = st.sampled_from(
+    ["utm_source", "utm_campaign", "fbclid", "gclid", "mc_cid", "mc_eid", "igshid", "msclkid"]
+)
+KEPT_NAMES = st.sampled_from(["ref", "src", "source", "id", "page", "p", "story"])
+VALUES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
+
+
+@given(st.lists(st.tuples(KEPT_NAMES, VALUES), max_size=4), st.lists(st.tuples(TRACKING, VALUES)))
+def test_only_tracking_parameters_are_removed(
+    kept: list[tuple[str, str]], tracking: list[tuple[str, str]]
+) -> None:
+    query = "&".join(f"{k}={v}" for k, v in [*kept, *tracking])
+    url = f"https://example.com/view?{query}"
+    assert canonical_url(url) == canonical_url(
+        "https://example.com/view?" + "&".join(f"{k}={v}" for k, v in kept)
+    )
+    for name, value in kept:
+        assert f"{name}={value}" in canonical_url(url)
+
+
+@given(VALUES, VALUES)
+def test_hash_routes_tell_articles_apart(first: str, second: str) -> None:
+    a = canonical_url(f"https://example.com/#/story/{first}")
+    b = canonical_url(f"https://example.com/#/story/{second}")
+    assert (a == b) == (first == second)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from newsflow_ingest.app import build_app
 from newsflow_ingest.settings import Settings
 from newsflow_schema import logs
+
+
+def _settings() -> Settings:
+    """The settings from the environment; a misconfiguration stops start-up with its reason."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        sys.exit(f"newsflow-ingest: invalid settings: {problems}")
 
 
 def _configure_logs(settings: Settings) -> None:
@@ -16,13 +32,13 @@ def _configure_logs(settings: Settings) -> None:
 
 def create_app() -> FastAPI:
     """The app of one worker process (INGEST_WORKERS > 1): settings from the environment."""
-    settings = Settings()
+    settings = _settings()
     _configure_logs(settings)
     return build_app(settings)
 
 
 def main() -> None:
-    settings = Settings()
+    settings = _settings()
     _configure_logs(settings)
     options = {
         "host": settings.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
@@ -16,15 +17,19 @@ from pydantic import (
     model_validator,
 )
 
-from newsflow_ingest.normalise import clean_line, date_languages, normalise
+from newsflow_ingest.batch import printable
+from newsflow_ingest.normalise import Given, clean_line, has_markup, normalise
 from newsflow_schema import (
     ArticleRawEvent,
     InvalidURLError,
     OriginalContent,
     article_id,
     canonical_url,
-    content_hash,
 )
+from newsflow_schema.ids import revision_hash
+
+_MIN_YEAR = 1000
+_SURROGATE_OR_NUL = re.compile("[\x00\ud800-\udfff]")
 
 _LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
@@ -87,6 +92,27 @@ class ArticleIn(BaseModel):
     )
     tags: list[str] = Field(default_factory=list, max_length=100)
 
+    @field_validator(
+        "text", "html", "title", "url", "source", "language", "authors", "tags", mode="before"
+    )
+    @classmethod
+    def _encodable(cls, value: object) -> object:
+        # A NUL or a lone surrogate (JSON allows "\\u0000" and "\\ud800") cannot be stored
+        # in PostgreSQL or encoded as UTF-8: refuse it here, naming the field.
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                _check_encodable(text)
+        return value
+
+    @field_validator("html")
+    @classmethod
+    def _markup(cls, value: str | None) -> str | None:
+        # Only markup is parsed as HTML: a URL or plain words here would otherwise be
+        # handed to an extractor that may fetch it.
+        if value is not None and value.strip() and not has_markup(value):
+            raise ValueError("holds no HTML markup (no tags); send plain text as 'text'")
+        return value
+
     @field_validator("text", "html")
     @classmethod
     def _content(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -117,7 +143,12 @@ class ArticleIn(BaseModel):
     def _published(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+        if value.year < _MIN_YEAR:
+            raise ValueError(f"is before the year {_MIN_YEAR}; send the publication time")
         limits = _limits(info)
         if limits is not None and value > limits.now + limits.max_future:
             raise ValueError(
@@ -131,6 +162,15 @@ class ArticleIn(BaseModel):
         if (self.text is None) == (self.html is None):
             raise ValueError("exactly one of 'text' or 'html' is required")
         return self
+
+
+def _check_encodable(text: str) -> None:
+    found = _SURROGATE_OR_NUL.search(text)
+    if found is None:
+        return
+    char = found.group()
+    what = "a NUL character" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+    raise ValueError(f"contains {what} at position {found.start()}; remove it")
 
 
 def _limits(info: ValidationInfo) -> Limits | None:
@@ -149,16 +189,25 @@ class InvalidArticleError(ValueError):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
+    def summary(self) -> str:
+        """The detail of the 422: which fields to change (each explained in `errors`)."""
+        fields = ", ".join(dict.fromkeys(e["field"] for e in self.errors))
+        return f"the article is invalid: {fields}; see errors"
+
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = error["loc"]
-        field = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
+        field = printable(".".join(str(part) for part in loc))
+        message = printable(error["msg"].removeprefix("Value error, "))
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(ArticleIn.model_fields)
             message = f"unknown field; the fields are: {allowed}"
+        elif not loc and error["type"] == "string_unicode":
+            # A field name with a lone surrogate fails before any field is looked at.
+            field = printable(str(error["input"]))
+            message = "is not a valid field name (it holds a lone surrogate)"
         elif not loc:
             # The one model-level rule is about text/html.
             field = "text"
@@ -187,43 +236,70 @@ def _clean_list(values: list[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _metadata(article: ArticleIn, event: dict[str, Any]) -> dict[str, object]:
+    """The metadata a correction may change; part of the revision hash."""
+    return {
+        "url": event["canonical_url"],
+        "source": event["source"],
+        "published_at": event["published_at"].isoformat() if event["published_at"] else None,
+        "authors": list(event["authors"]),
+        "tags": list(event["tags"]),
+        "language": article.language,
+    }
+
+
+def _no_text(kind: str) -> InvalidArticleError:
+    return InvalidArticleError(
+        [
+            {
+                "field": kind,
+                "message": "no article text is left after removing markup and page "
+                "furniture; send the article's text",
+            }
+        ]
+    )
+
+
 def build_event(article: ArticleIn, limits: Limits) -> ArticleRawEvent:
-    """Normalise the article and build its raw event (id, content hash, provenance)."""
+    """Normalise the article and build its raw event (id, revision hash, provenance).
+
+    The id comes from the canonical URL (else title and body), so it stays when metadata
+    is corrected; `content_hash` covers content and metadata, so a correction is a new
+    revision to consumers.
+    """
     kind: Literal["text", "html"] = "text" if article.text is not None else "html"
     content = article.text if article.text is not None else article.html
     assert content is not None  # guaranteed by ArticleIn's model validator
-    found = normalise(
-        kind,
-        content,
-        now=limits.now,
-        max_future=limits.max_future,
-        languages=date_languages(article.language),
+    title = (clean_line(article.title) if article.title else None) or None
+    authors = _clean_list(article.authors)
+    given = Given(
+        title=title,
+        published_at=article.published_at is not None,
+        authors=bool(authors),
+        language=article.language,
     )
+    found = normalise(kind, content, now=limits.now, max_future=limits.max_future, given=given)
     if not found.body:
-        raise InvalidArticleError(
-            [
-                {
-                    "field": kind,
-                    "message": "no article text is left after removing markup and page "
-                    "furniture; send the article's text",
-                }
-            ]
-        )
-    title = clean_line(article.title) if article.title else None
+        raise _no_text(kind)
     title = title or found.title
+    fields: dict[str, Any] = {
+        "canonical_url": canonical_url(article.url) if article.url else None,
+        "source": (clean_line(article.source) if article.source else None) or None,
+        "published_at": article.published_at or found.published_at,
+        "authors": authors or found.authors,
+        "tags": _clean_list(article.tags),
+    }
     return ArticleRawEvent(
         article_id=article_id(url=article.url, title=title, body=found.body),
         url=article.url,
-        canonical_url=canonical_url(article.url) if article.url else None,
-        source=clean_line(article.source) if article.source else None,
         title=title,
         body=found.body,
-        published_at=article.published_at or found.published_at,
-        authors=_clean_list(article.authors) or found.authors,
         language=article.language,
-        tags=_clean_list(article.tags),
-        content_hash=content_hash(title, found.body),
+        content_hash=revision_hash(
+            title=title, body=found.body, metadata=_metadata(article, fields)
+        ),
         original=OriginalContent(format=kind, content=content),
+        **fields,
     )
 
 

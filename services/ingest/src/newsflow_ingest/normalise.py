@@ -1,4 +1,10 @@
-"""Turning messy article input (scraped text or HTML) into clean title, body and date."""
+"""Turning messy article input (scraped text or HTML) into clean title, body and date.
+
+Only what is provably page furniture is removed: markup, a repeat of the headline, and
+whole head lines that are a byline, a photo credit or an absolute date. A field the client
+gave (title, authors, published_at) is never looked for in the body. Nothing here does
+network I/O: HTML is parsed locally and handed to htmldate as a tree.
+"""
 
 from __future__ import annotations
 
@@ -9,61 +15,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import dateparser
 import htmldate
 import trafilatura
-from dateparser.search import search_dates
 from lxml import etree  # type: ignore[import-untyped]
 from lxml import html as lxml_html
 from lxml_html_clean import Cleaner
 from trafilatura.settings import Document
 
-# dateparser settings for the date line of scraped text: a full date (day, month and year)
-# is required so that "On Monday" or "Tuesday" can never be resolved relative to today.
-_DATE_SETTINGS: Any = {
-    "STRICT_PARSING": True,
-    "REQUIRE_PARTS": ["day", "month", "year"],
-    "TIMEZONE": "UTC",
-    "RETURN_AS_TIMEZONE_AWARE": True,
-    "PREFER_DATES_FROM": "past",
-}
+from newsflow_ingest.furniture import (
+    TAG_NAMES,
+    authors_from_byline,
+    date_line,
+    is_credit,
+    is_markup_residue,
+    is_page_chrome,
+    real_tag,
+)
+
 # dateparser keeps shared mutable state (its search singleton, locale caches) and returns
 # wrong dates or raises under concurrent calls (scrapinghub/dateparser#441, #1369), while
 # the app normalises in worker threads: one call at a time.
 _DATEPARSER_LOCK = threading.Lock()
-# Languages dateparser tries on a date line. Without a list it tries every locale it has
-# on every line, which dominated ingest's CPU profile (bench/results/profile-ingest.txt).
-DEFAULT_DATE_LANGUAGES: tuple[str, ...] = ("en",)
 
-
-def date_languages(language: str | None) -> tuple[str, ...]:
-    """The article's own language (primary subtag) first, then English."""
-    primary = (language or "").split("-")[0].strip().lower()
-    if primary and primary not in DEFAULT_DATE_LANGUAGES:
-        return (primary, *DEFAULT_DATE_LANGUAGES)
-    return DEFAULT_DATE_LANGUAGES
-
-
-# A head line is taken as a date line when the date covers this much of it; below that the
-# date is part of a sentence or a headline ("Storm of March 3, 2024 batters coast").
-_DATE_LINE_COVERAGE = 0.4
-_MAX_DATE_LINE_CHARS = 100
 _MAX_TITLE_CHARS = 200
 _MAX_TITLE_WORDS = 30
 # The head (headline, dek, date line, credits) ends at the first paragraph this long, or
-# after this many paragraphs: dates and titles are only looked for there.
+# after this many paragraphs: furniture is only looked for there.
 _BODY_PARAGRAPH_CHARS = 250
 _MAX_HEAD_PARAGRAPHS = 5
-
-# Photo credits and captions scrapers leave between the headline and the body.
-_CREDIT = re.compile(
-    r"^(?:file )?(?:image|photo|photograph|picture|pic|credit|caption)s?"
-    r"(?: source| credit)?\s*[:|]|"
-    r"\b(?:getty images|ap photo|afp photo|reuters/|shutterstock)\b",
-    re.IGNORECASE,
-)
-_BYLINE = re.compile(r"^by\s+(?P<names>[^\d|]{2,120})$", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]+")
 
 # Elements whose end starts a new line in the text taken out of markup.
@@ -79,6 +58,16 @@ _KILL_TAGS = ["nav", "footer", "aside", "noscript", "template", "svg", "iframe",
 
 
 @dataclass(frozen=True, slots=True)
+class Given:
+    """What the client sent besides the content: never re-extracted from the body."""
+
+    title: str | None = None
+    published_at: bool = False
+    authors: bool = False
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Normalised:
     """What normalisation found: the clean body and, when it could tell, title/date/authors."""
 
@@ -88,26 +77,34 @@ class Normalised:
     authors: tuple[str, ...] = ()
 
 
-class _UnicodeCleaner(dict[int, str | None]):
-    """A str.translate table filled on first sight of each code point.
+# Invisible characters that change how text is shown, not what it says: bidi embeddings,
+# overrides and isolates, zero-width space, BOM. ZWNJ/ZWJ (U+200C/U+200D) are spelling
+# in Persian, Indic scripts and emoji sequences and are kept, as are other format marks.
+_DROPPED = frozenset({0x200B, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+# Controls that separate lines (str.splitlines' set): a line break, so no words are glued.
+_LINE_BREAKS = frozenset({0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029})
 
-    Line/paragraph separators become newlines, other space separators plain spaces, and
-    invisible control/format characters (zero-width spaces, BOMs, bidi marks) are dropped.
-    """
+
+class _UnicodeCleaner(dict[int, str | None]):
+    """A str.translate table filled on first sight of each code point."""
 
     def __missing__(self, code: int) -> str | None:
         ch = chr(code)
         category = unicodedata.category(ch)
+        value: str | None = ch
         if ch in "\n\t":
-            value: str | None = ch
-        elif category in ("Zl", "Zp"):
+            value = ch
+        elif code in _DROPPED:
+            value = None
+        elif code in _LINE_BREAKS:
             value = "\n"
         elif category == "Zs":
             value = " "
-        elif category in ("Cc", "Cf"):
-            value = None
-        else:
-            value = ch
+        elif category == "Cc":
+            # Other controls carry no text; a space keeps the words on each side apart.
+            value = " "
+        elif category == "Cs":
+            value = "\ufffd"
         self[code] = value
         return value
 
@@ -116,7 +113,7 @@ _UNICODE_CLEANER = _UnicodeCleaner()
 
 
 def clean_unicode(text: str) -> str:
-    """NFC, line breaks unified, invisible format/control characters dropped, spaces plain.
+    """NFC, line breaks unified, bidi controls and zero-width spaces dropped, spaces plain.
 
     NFC rather than NFKC: compatibility folding rewrites ellipses, superscripts and
     fractions ("m²" becomes "m2"), changing what the article says.
@@ -128,6 +125,15 @@ def clean_unicode(text: str) -> str:
 def clean_line(text: str) -> str:
     """One line of text: Unicode cleaned, runs of spaces collapsed, ends trimmed."""
     return _SPACES.sub(" ", clean_unicode(text).replace("\n", " ")).strip()
+
+
+def has_markup(text: str) -> bool:
+    """Whether `text` holds a real HTML tag, comment or doctype (not just "<" and ">")."""
+    return real_tag(text) is not None
+
+
+# A "<" that starts no tag of a known element, comment or doctype: escaped before parsing.
+_NOT_A_TAG = re.compile(rf"<(?!/?(?:{TAG_NAMES})(?=[\s/>])|!--|!doctype)", re.IGNORECASE)
 
 
 def _markup_tree_to_text(root: Any) -> str:
@@ -160,14 +166,15 @@ def _markup_tree_to_text(root: Any) -> str:
 
 
 def _strip_markup(text: str) -> str:
-    """The text with any HTML tags, comments, scripts and styles in it removed.
+    """The text with its HTML tags, comments, scripts and styles removed.
 
-    Plain text without markup comes back unchanged, so "a < b" or "AT&T" survive.
+    Text without a real tag comes back unchanged, so "a < b > c", "AT&T" and
+    "<news@example.com>" survive; in text with tags, a "<" that starts no tag is kept.
     """
-    if "<" not in text:
+    if not has_markup(text):
         return text
     try:
-        root = lxml_html.fragment_fromstring(text, create_parent="div")
+        root = lxml_html.fragment_fromstring(_NOT_A_TAG.sub("&lt;", text), create_parent="div")
     except (etree.ParserError, ValueError):
         return text
     if len(root) == 0:
@@ -179,53 +186,6 @@ def _looks_like_document(text: str) -> bool:
     return text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
 
 
-def _is_markup_residue(line: str) -> bool:
-    # A comment whose "<" was lost in scraping (the sample's "!-- Google tag (gtag.js) -->")
-    # is no longer markup to a parser, so it reaches us as a line of text.
-    return (
-        line.startswith(("<!--", "!--", "-->"))
-        or line.endswith("-->")
-        or (line.startswith("<") and line.endswith(">"))
-    )
-
-
-def _date_in_line(line: str, languages: tuple[str, ...]) -> datetime | None:
-    """The date a short head line states, when the line is (mostly) a date."""
-    if not line or len(line) > _MAX_DATE_LINE_CHARS or not any(c.isdigit() for c in line):
-        return None
-    with _DATEPARSER_LOCK:
-        try:
-            parsed, found = _parse_date(line, languages)
-        except ValueError:
-            # A language dateparser does not know (a client's typo, say): English only.
-            parsed, found = _parse_date(line, DEFAULT_DATE_LANGUAGES)
-    if parsed is not None:
-        return _as_utc(parsed)
-    if not found:
-        return None
-    matched, value = found[0]
-    if len(matched) < _DATE_LINE_COVERAGE * len(line):
-        return None
-    return _as_utc(value)
-
-
-def _parse_date(
-    line: str, languages: tuple[str, ...]
-) -> tuple[datetime | None, list[tuple[str, datetime]] | None]:
-    langs = list(languages)
-    parsed = dateparser.parse(line, languages=langs, settings=_DATE_SETTINGS)
-    if parsed is not None:
-        return parsed, None
-    return None, search_dates(line, languages=langs, settings=_DATE_SETTINGS)
-
-
-def _as_utc(value: datetime) -> datetime:
-    # A date without an offset is read as UTC: the documented rule for all published_at.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def _is_title_like(line: str) -> bool:
     return (
         len(line) <= _MAX_TITLE_CHARS
@@ -234,22 +194,16 @@ def _is_title_like(line: str) -> bool:
     )
 
 
-def _authors_from_byline(line: str) -> tuple[str, ...]:
-    match = _BYLINE.match(line)
-    if match is None:
-        return ()
-    return tuple(name for name in _AUTHOR_SPLIT.split(match["names"].strip()) if name)
-
-
 def _paragraphs(text: str) -> list[list[str]]:
-    """Blank-line separated paragraphs of cleaned, non-empty lines."""
+    """Blank-line separated paragraphs of cleaned, non-empty lines; markup residue and page
+    chrome (navigation, share buttons, advert markers, cookie banners) dropped."""
     paragraphs: list[list[str]] = []
     current: list[str] = []
     for raw in text.split("\n"):
         line = _SPACES.sub(" ", raw).strip()
-        if line:
+        if line and not (is_markup_residue(line) or is_page_chrome(line)):
             current.append(line)
-        elif current:
+        elif not line and current:
             paragraphs.append(current)
             current = []
     if current:
@@ -265,141 +219,180 @@ def _sane_date(value: datetime | None, now: datetime, max_future: timedelta) -> 
     return value
 
 
-def normalise_text(
-    text: str,
-    *,
-    now: datetime | None = None,
-    max_future: timedelta = timedelta(days=1),
-    languages: tuple[str, ...] = DEFAULT_DATE_LANGUAGES,
-) -> Normalised:
-    """Clean scraped plain text; find headline, date line and byline in its first lines.
+@dataclass
+class _Head:
+    """What the head of a text has yielded so far."""
 
-    trafilatura finds nothing in plain text, and dateparser's search over a whole article
-    resolves phrases like "On Monday" against today, so the head (the paragraphs before the
-    first long one) is read line by line: markup residue and photo credits are dropped, a
-    line that is a full date (day, month, year) is the publication date, a lone short first
-    paragraph is the headline (and a repeat of it is dropped), a "By …" line gives authors.
-    """
-    now = now or datetime.now(UTC)
-    if _looks_like_document(text):
-        return normalise_html(text, now=now, max_future=max_future)
-    stripped = _strip_markup(clean_unicode(text))
-    paragraphs = [
-        [line for line in paragraph if not _is_markup_residue(line)]
-        for paragraph in _paragraphs(stripped)
-    ]
-    paragraphs = [p for p in paragraphs if p]
-
-    title: str | None = None
+    given: Given
+    title: str | None
     published: datetime | None = None
+    date_seen: bool = False
     authors: tuple[str, ...] = ()
+    byline_seen: bool = False
+
+    def is_furniture(self, line: str) -> bool:
+        """Whether a head line is furniture; records the date or authors it states."""
+        if self.title is not None and line.casefold() == self.title.casefold():
+            return True
+        if is_credit(line):
+            return True
+        if not self.date_seen:
+            with _DATEPARSER_LOCK:
+                found = date_line(line, self.given.language)
+            if found is not None:
+                self.date_seen = True
+                self.published = found.value
+                return True
+        if not self.byline_seen:
+            names = authors_from_byline(line)
+            if names is not None:
+                self.byline_seen = True
+                self.authors = names
+                return True
+        return False
+
+
+def _read_head(paragraphs: list[list[str]], head: _Head) -> list[list[str]]:
+    """The paragraphs without head furniture; a lone short first paragraph may be the title."""
     body: list[list[str]] = []
-    in_head = True
     for index, paragraph in enumerate(paragraphs):
-        joined = " ".join(paragraph)
-        if in_head and (len(joined) > _BODY_PARAGRAPH_CHARS or index >= _MAX_HEAD_PARAGRAPHS):
-            in_head = False
-        if not in_head:
-            body.append(paragraph)
-            continue
-        kept: list[str] = []
-        for line in paragraph:
-            if title is not None and line.casefold() == title.casefold():
-                continue
-            if _CREDIT.search(line) and len(line) <= _MAX_TITLE_CHARS:
-                continue
-            if published is None:
-                found = _date_in_line(line, languages)
-                if found is not None:
-                    published = found
-                    continue
-            if not authors:
-                authors = _authors_from_byline(line)
-                if authors:
-                    continue
-            kept.append(line)
+        long = sum(len(line) for line in paragraph) > _BODY_PARAGRAPH_CHARS
+        if long or index >= _MAX_HEAD_PARAGRAPHS:
+            return body + paragraphs[index:]
+        kept = [line for line in paragraph if not head.is_furniture(line)]
         if (
-            title is None
+            head.title is None
+            and head.given.title is None
             and not body
             and len(kept) == 1
             and _is_title_like(kept[0])
             and index < len(paragraphs) - 1
         ):
-            title = kept[0]
+            head.title = kept[0]
             continue
         if kept:
             body.append(kept)
+    return body
+
+
+def normalise_text(
+    text: str,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(days=1),
+    given: Given = Given(),  # noqa: B008 - frozen, shared safely
+) -> Normalised:
+    """Clean scraped plain text; find headline, date line and byline in its first lines.
+
+    The head (the paragraphs before the first long one) is read line by line: markup
+    residue, photo credits, a repeat of the headline, a whole-line absolute date and a
+    name-shaped byline are dropped; a lone short first paragraph is the headline when the
+    client sent none. Relative dates ("On Monday", "12 hours ago") are never read.
+    """
+    now = now or datetime.now(UTC)
+    if _looks_like_document(text):
+        return normalise_html(text, now=now, max_future=max_future, given=given)
+    paragraphs = _paragraphs(_strip_markup(clean_unicode(text)))
+    head = _Head(given=given, title=given.title)
+    body = _read_head(paragraphs, head)
     return Normalised(
         body="\n\n".join("\n".join(p) for p in body),
-        title=title,
-        published_at=_sane_date(published, now, max_future),
-        authors=authors,
+        title=head.title if given.title is None else None,
+        published_at=None if given.published_at else _sane_date(head.published, now, max_future),
+        authors=() if given.authors else head.authors,
     )
+
+
+def _parse_html(html: str) -> Any:
+    if _looks_like_document(html):
+        return lxml_html.document_fromstring(html)
+    return lxml_html.fragment_fromstring(html, create_parent="div")
 
 
 def _html_date(html: str) -> datetime | None:
-    found = htmldate.find_date(html, outputformat="%Y-%m-%dT%H:%M:%S%z", original_date=True)
+    """The date the page's markup states (meta tags, <time>), never one from its prose.
+
+    htmldate downloads its argument when it looks like a URL: it only ever gets a tree we
+    parsed, no URL, and no search of the text.
+    """
+    try:
+        tree = _parse_html(html)
+    except (etree.ParserError, ValueError):
+        return None
+    found = htmldate.find_date(
+        tree,
+        url=None,
+        outputformat="%Y-%m-%dT%H:%M:%S%z",
+        original_date=True,
+        extensive_search=False,
+    )
     if not found:
         return None
     try:
-        return _as_utc(datetime.fromisoformat(found))
+        value = datetime.fromisoformat(found)
     except ValueError:
         return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _fallback(html: str, now: datetime, max_future: timedelta, given: Given) -> Normalised:
+    """Pages too small for trafilatura: the markup's text, read like scraped text."""
+    try:
+        text = _markup_tree_to_text(_parse_html(html))
+    except (etree.ParserError, ValueError):
+        text = ""
+    if _looks_like_document(text):
+        # Unparseable markup: refuse to loop back into the HTML path.
+        text = ""
+    result = normalise_text(text, now=now, max_future=max_future, given=given)
+    published = result.published_at
+    if published is None and not given.published_at:
+        published = _sane_date(_html_date(html), now, max_future)
+    title = result.title
+    if title is None and given.title is None:
+        title = _html_title(html)
+    return Normalised(result.body, title, published, result.authors)
 
 
 def normalise_html(
-    html: str, *, now: datetime | None = None, max_future: timedelta = timedelta(days=1)
+    html: str,
+    *,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(days=1),
+    given: Given = Given(),  # noqa: B008 - frozen, shared safely
 ) -> Normalised:
-    """Extract the article from an HTML page or fragment with trafilatura and htmldate.
-
-    Pages too small for trafilatura's main-content detection fall back to the markup's text
-    (scripts, styles, comments and navigation removed), read like scraped text.
-    """
+    """Extract the article from an HTML page or fragment with trafilatura and htmldate."""
     now = now or datetime.now(UTC)
     html = clean_unicode(html)
     document = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=True
+        html, url=None, with_metadata=True, include_comments=False, include_tables=True
     )
-    if not isinstance(document, Document):
-        document = None
-    extracted = str(document.text or "") if document is not None else ""
-    if document is None or not extracted.strip():
-        fallback = _markup_to_text_any(html)
-        if _looks_like_document(fallback):
-            # Unparseable markup: refuse to loop back into the HTML path.
-            fallback = ""
-        result = normalise_text(fallback, now=now, max_future=max_future)
-        return Normalised(
-            body=result.body,
-            title=result.title or _html_title(html),
-            published_at=result.published_at or _sane_date(_html_date(html), now, max_future),
-            authors=result.authors,
-        )
-    title = clean_line(str(document.title)) if document.title else None
+    extracted = str(document.text or "") if isinstance(document, Document) else ""
+    if not isinstance(document, Document) or not extracted.strip():
+        return _fallback(html, now, max_future, given)
+    found_title = clean_line(str(document.title)) if document.title else None
     lines = [clean_line(line) for line in extracted.split("\n")]
-    lines = [line for line in lines if line and not _is_markup_residue(line)]
-    if title and lines and lines[0].casefold() == title.casefold():
-        lines = lines[1:]
+    lines = [
+        line for line in lines if line and not (is_markup_residue(line) or is_page_chrome(line))
+    ]
+    # trafilatura keeps bylines, credits and date lines inside the article: the same head
+    # rules as for text, one paragraph per extracted line.
+    head = _Head(given=given, title=given.title or found_title)
+    body = _read_head([[line] for line in lines], head)
     authors: tuple[str, ...] = ()
-    if document.author:
-        authors = tuple(a.strip() for a in str(document.author).split(";") if a.strip())
+    if not given.authors:
+        if document.author:
+            authors = tuple(a.strip() for a in str(document.author).split(";") if a.strip())
+        authors = authors or head.authors
+    published = None
+    if not given.published_at:
+        published = _sane_date(_html_date(html) or head.published, now, max_future)
     return Normalised(
-        body="\n\n".join(lines),
-        title=title or None,
-        published_at=_sane_date(_html_date(html), now, max_future),
+        body="\n\n".join(line for paragraph in body for line in paragraph),
+        title=None if given.title else (found_title or head.title),
+        published_at=published,
         authors=authors,
     )
-
-
-def _markup_to_text_any(html: str) -> str:
-    try:
-        if _looks_like_document(html):
-            root = lxml_html.document_fromstring(html)
-        else:
-            root = lxml_html.fragment_fromstring(html, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return html
-    return _markup_tree_to_text(root)
 
 
 def _html_title(html: str) -> str | None:
@@ -422,12 +415,18 @@ def normalise(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(days=1),
-    languages: tuple[str, ...] = DEFAULT_DATE_LANGUAGES,
+    given: Given = Given(),  # noqa: B008 - frozen, shared safely
 ) -> Normalised:
     """Normalise `content` given as plain (possibly scraped) text or as HTML.
 
-    `languages`: what dateparser tries on date lines (see `date_languages`).
+    `given` says which fields the client sent (never extracted then) and the article's
+    language, which decides the day/month order of numeric dates.
     """
     if kind == "html":
-        return normalise_html(content, now=now, max_future=max_future)
-    return normalise_text(content, now=now, max_future=max_future, languages=languages)
+        return normalise_html(content, now=now, max_future=max_future, given=given)
+    return normalise_text(content, now=now, max_future=max_future, given=given)
+
+
+def warm_up() -> None:
+    """Load dateparser's language data (seconds on first use) before the first request."""
+    normalise("text", "Headline\n\nSeptember 13, 2022\n\nBody text of the article.")

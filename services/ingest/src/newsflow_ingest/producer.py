@@ -17,6 +17,7 @@ from aiokafka.errors import (
 )
 
 from newsflow_ingest.settings import Settings
+from newsflow_schema.http import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ class Delivery:
     offset: int
 
 
-class KafkaUnavailableError(Exception):
-    """Kafka did not acknowledge in time or cannot be reached: the client should retry."""
+class KafkaUnavailableError(KafkaUnavailable):
+    """Kafka did not acknowledge in time or cannot be reached: the client should retry.
+
+    Raised, it is answered 503 with Retry-After by the shared problem handlers.
+    """
 
 
 class RecordRejectedError(Exception):
@@ -178,13 +182,6 @@ class Publisher:
             return False
         return bool(updated)
 
-    async def publish(self, topic: str, record: Record) -> Delivery:
-        """Publish one record; return only once Kafka acknowledged it."""
-        (result,) = await self.publish_many(topic, [record])
-        if isinstance(result, Exception):
-            raise result
-        return result
-
     async def publish_many(
         self, topic: str, records: Sequence[Record]
     ) -> list[Delivery | KafkaUnavailableError | RecordRejectedError]:
@@ -201,46 +198,64 @@ class Publisher:
             raise KafkaUnavailableError("not connected to Kafka")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.publish_timeout_s
-        results: list[Delivery | KafkaUnavailableError | RecordRejectedError | None] = [None] * len(
-            records
-        )
-        futures: dict[int, asyncio.Future[Any]] = {}
-        fatal: BaseException | None = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                for index, record in enumerate(records):
-                    try:
-                        futures[index] = await producer.send(
-                            topic, value=record.value, key=record.key, headers=record.headers
-                        )
-                    except (MessageSizeTooLargeError, RecordTooLargeError) as exc:
-                        results[index] = RecordRejectedError(f"Kafka refused the record: {exc}")
-                    except KafkaError as exc:
-                        # No metadata or no buffer space: the rest would fail the same way.
-                        log.warning("Kafka send failed: %r", exc)
-                        break
-        except TimeoutError:
-            pass
+        refused: dict[int, RecordRejectedError] = {}
+        futures = await _send_all(producer, topic, records, deadline, refused)
         if futures:
             remaining = max(deadline - loop.time(), 0.0)
             await asyncio.wait(futures.values(), timeout=remaining)
+        results: list[Delivery | KafkaUnavailableError | RecordRejectedError] = []
+        fatal: BaseException | None = None
         for index in range(len(records)):
-            if results[index] is not None:
+            if index in refused:
+                results.append(refused[index])
                 continue
-            future = futures.get(index)
-            if future is None or not future.done():
-                results[index] = KafkaUnavailableError("Kafka did not acknowledge in time")
-                continue
-            error = future.exception()
-            if error is None:
-                metadata = future.result()
-                results[index] = Delivery(metadata.topic, metadata.partition, metadata.offset)
-            elif isinstance(error, MessageSizeTooLargeError | RecordTooLargeError):
-                results[index] = RecordRejectedError(f"Kafka refused the record: {error}")
-            else:
-                if not isinstance(error, KafkaTimeoutError):
-                    fatal = error
-                results[index] = KafkaUnavailableError(f"Kafka did not store the record: {error!r}")
+            outcome, error = _outcome(futures.get(index))
+            fatal = fatal or error
+            results.append(outcome)
         if fatal is not None:
             await self._replace(producer, fatal)
-        return [r for r in results if r is not None]
+        return results
+
+
+_Outcome = Delivery | KafkaUnavailableError | RecordRejectedError
+
+
+async def _send_all(
+    producer: AIOKafkaProducer,
+    topic: str,
+    records: Sequence[Record],
+    deadline: float,
+    refused: dict[int, RecordRejectedError],
+) -> dict[int, asyncio.Future[Any]]:
+    """Hand every record to the producer (until the deadline); their delivery futures."""
+    futures: dict[int, asyncio.Future[Any]] = {}
+    try:
+        async with asyncio.timeout_at(deadline):
+            for index, record in enumerate(records):
+                try:
+                    futures[index] = await producer.send(
+                        topic, value=record.value, key=record.key, headers=record.headers
+                    )
+                except (MessageSizeTooLargeError, RecordTooLargeError) as exc:
+                    refused[index] = RecordRejectedError(f"Kafka refused the record: {exc}")
+                except KafkaError as exc:
+                    # No metadata or no buffer space: the rest would fail the same way.
+                    log.warning("Kafka send failed: %r", exc)
+                    break
+    except TimeoutError:
+        pass
+    return futures
+
+
+def _outcome(future: asyncio.Future[Any] | None) -> tuple[_Outcome, BaseException | None]:
+    """What became of one sent record, and the error that makes the producer unusable."""
+    if future is None or not future.done():
+        return KafkaUnavailableError("Kafka did not acknowledge in time"), None
+    error = future.exception()
+    if error is None:
+        metadata = future.result()
+        return Delivery(metadata.topic, metadata.partition, metadata.offset), None
+    if isinstance(error, MessageSizeTooLargeError | RecordTooLargeError):
+        return RecordRejectedError(f"Kafka refused the record: {error}"), None
+    fatal = None if isinstance(error, KafkaTimeoutError) else error
+    return KafkaUnavailableError(f"Kafka did not store the record: {error!r}"), fatal

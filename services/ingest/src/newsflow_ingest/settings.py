@@ -53,6 +53,14 @@ class Settings(BaseSettings):
         default=86_400.0, ge=0, description="How far ahead of now published_at may be."
     )
 
+    recent_revisions: int = Field(
+        default=10_000,
+        ge=0,
+        description="Articles whose last published revision is remembered, to answer an "
+        "identical re-post 'unchanged' (duplicate: true) without publishing it again "
+        "(0: never).",
+    )
+
     # On a replicated cluster a dead leader is replaced within the brokers' session timeout
     # (6-9 s) plus a metadata refresh: 15 s rides that out, so a failover costs latency, not
     # a 503. Below kafka_request_timeout_ms, so the producer never gives up first.
@@ -85,5 +93,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(key.strip() for key in value.split(",") if key.strip())
+            keys = tuple(key.strip() for key in value.split(",") if key.strip())
+            if not keys:
+                # Set but blank (" , "): failing open would silently allow every write.
+                raise ValueError(
+                    "INGEST_API_KEYS is set but holds no usable key; give comma-separated "
+                    "keys, or unset it to leave writes open"
+                )
+            return keys
         return value
