@@ -21,7 +21,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from newsflow_enrich.app import Runtime, build_app
+from newsflow_enrich.app import build_app
+from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.nlp import Analysis, Document
 from newsflow_enrich.outbox import relay_once
