@@ -24,9 +24,7 @@ from newsflow_schema import ArticleRawEvent, decode, decode_headers, topics
 
 pytestmark = pytest.mark.unit
 
-SAMPLE = (
-    Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
-)
+SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
 ARTICLE = {"text": "Storm hits coast\n\nA powerful storm battered the coast on Tuesday."}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -12,9 +12,7 @@ from newsflow_ingest.normalise import clean_unicode, normalise
 
 pytestmark = pytest.mark.unit
 
-SAMPLE = (
-    Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
-)
+SAMPLE = Path(__file__).parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 STORM_PAGE = """<!DOCTYPE html>
