@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.migrate import upgrade
+from newsflow_enrich.db.migrate import upgrade
 from newsflow_local.procs import kill_all
 from newsflow_local.stack import RunnerSettings, Services, free_port
 from tests.infra import (

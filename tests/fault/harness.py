@@ -24,7 +24,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from newsflow_enrich.migrate import upgrade
+from newsflow_enrich.db.migrate import upgrade
 from newsflow_local.kafka import end_offsets
 from newsflow_local.paths import local_dir
 from newsflow_local.procs import kill_all

@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from newsflow_enrich.migrate import downgrade, upgrade
-from newsflow_enrich.models import Base
+from newsflow_enrich.db.migrate import downgrade, upgrade
+from newsflow_enrich.db.models import Base
 from tests.infra import create_database, drop_database
 
 pytestmark = pytest.mark.integration

@@ -22,14 +22,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newsflow_enrich.app import build_app
+from newsflow_enrich.db.write import store_batch
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.nlp import Analysis, Document
-from newsflow_enrich.outbox import relay_once
+from newsflow_enrich.nlp.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
 from newsflow_enrich.pipeline import EnrichedArticle, enrich_article
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.store import store_batch
-from newsflow_enrich.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
+from newsflow_enrich.stream.outbox import relay_once
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,

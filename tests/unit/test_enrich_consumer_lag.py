@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from newsflow_enrich.consumer import EnrichConsumer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.stream.consumer import EnrichConsumer
 
 pytestmark = pytest.mark.unit
 

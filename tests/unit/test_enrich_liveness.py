@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from newsflow_enrich.liveness import Liveness
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.stream.liveness import Liveness
 
 pytestmark = pytest.mark.unit
 

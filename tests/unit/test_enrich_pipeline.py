@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsflow_enrich.consumer import classify
 from newsflow_enrich.nlp import Analysis, Document
+from newsflow_enrich.nlp.workers import NlpFailure, analyse
 from newsflow_enrich.pipeline import (
     RecordRef,
     dead_letter,
@@ -20,7 +20,7 @@ from newsflow_enrich.pipeline import (
 )
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.store import CursorError, decode_cursor, encode_cursor
-from newsflow_enrich.workers import NlpFailure, analyse
+from newsflow_enrich.stream.consumer import classify
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsflow_enrich import store, viewer
+from newsflow_enrich.nlp.workers import AnalysisRunner
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.workers import AnalysisRunner
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance, Tone
 from newsflow_schema.logs import TraceMiddleware
 from newsflow_schema.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_openapi

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from newsflow_enrich import store
-from newsflow_enrich.consumer import EnrichConsumer
-from newsflow_enrich.liveness import Liveness
+from newsflow_enrich.db import engine as db_engine
 from newsflow_enrich.metrics import Metrics
-from newsflow_enrich.outbox import OutboxRelay
+from newsflow_enrich.nlp.workers import AnalysisRunner, ProcessPoolRunner
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.workers import AnalysisRunner, ProcessPoolRunner
+from newsflow_enrich.stream.consumer import EnrichConsumer
+from newsflow_enrich.stream.liveness import Liveness
+from newsflow_enrich.stream.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._own_engine = engine is None
-        self.engine: AsyncEngine = engine if engine is not None else store.make_engine(settings)
+        self.engine: AsyncEngine = engine if engine is not None else db_engine.make_engine(settings)
         self.metrics = Metrics()
         self.consumer: EnrichConsumer | None = None
         self.relay: OutboxRelay | None = None
@@ -124,7 +124,7 @@ class Runtime:
         """What /readyz answers: each dependency and started task, True when usable."""
         checks: dict[str, bool] = {}
         try:
-            await asyncio.wait_for(store.ping(self.engine), PING_TIMEOUT_S)
+            await asyncio.wait_for(db_engine.ping(self.engine), PING_TIMEOUT_S)
             checks["database"] = True
         except Exception as exc:  # noqa: BLE001 - any failure to answer means not ready
             log.debug("readiness: database ping failed: %r", exc)

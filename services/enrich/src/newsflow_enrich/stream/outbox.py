@@ -12,11 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from newsflow_enrich.db.models import outbox
+from newsflow_enrich.db.write import outbox_backlog
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.store import outbox, outbox_backlog
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -228,3 +229,13 @@ class ArticleFailure(Base):
         Index("ix_article_failures_failed_at_article_id", "failed_at", "article_id"),
         Index("ix_article_failures_reason", "reason"),
     )
+
+
+# Core handles of the tables, for the statements of the write path and the read queries.
+articles = cast(Table, Article.__table__)
+entities = cast(Table, EntityRow.__table__)
+article_entities = cast(Table, ArticleEntity.__table__)
+quotes = cast(Table, QuoteRow.__table__)
+stances = cast(Table, StanceRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
+failures = cast(Table, ArticleFailure.__table__)

@@ -16,10 +16,18 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from newsflow_enrich.db.write import (
+    BatchResult,
+    RejectedByDatabaseError,
+    known_versions,
+    rejects_data,
+    store_batch,
+)
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp import Analysis
+from newsflow_enrich.nlp.workers import AnalysisRunner, NlpError, NlpFailure, NlpUnavailable
 from newsflow_enrich.pipeline import (
     EnrichedArticle,
     OversizedRecordError,
@@ -33,14 +41,6 @@ from newsflow_enrich.pipeline import (
     traceparent_of,
 )
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.store import (
-    BatchResult,
-    RejectedByDatabaseError,
-    known_versions,
-    rejects_data,
-    store_batch,
-)
-from newsflow_enrich.workers import AnalysisRunner, NlpError, NlpFailure, NlpUnavailable
 from newsflow_schema import ArticleRawEvent, DecodeError, decode, logs, topics
 
 log = logging.getLogger(__name__)
