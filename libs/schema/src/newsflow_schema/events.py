@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    PositiveInt,
     model_validator,
 )
 
@@ -190,6 +191,15 @@ class DeadLetterEvent(Event):
     error_class: NonEmptyStr
     error_message: str
     consumer_group: str | None = None
+    reason: str | None = Field(
+        default=None,
+        description="Why it failed, machine-readable (the read API's failure reason), e.g. "
+        "nlp-worker-died, nlp-budget, nlp-error, db-rejected, event-too-large, undecodable.",
+    )
+    stage: str | None = Field(
+        default=None, description="Where it failed: decode, nlp, database or publish."
+    )
+    attempts: PositiveInt = Field(default=1, description="Attempts made before giving up.")
 
 
 EVENT_MODELS: tuple[type[Event], ...] = (ArticleRawEvent, ArticleEnrichedEvent, DeadLetterEvent)

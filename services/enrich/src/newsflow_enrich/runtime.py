@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newsflow_enrich.db import engine as db_engine
+from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp.workers import AnalysisRunner, ProcessPoolRunner
 from newsflow_enrich.settings import Settings
@@ -59,7 +60,12 @@ class Runtime:
     def _nlp(self) -> AnalysisRunner:
         if self._nlp_factory is not None:
             return self._nlp_factory(self.settings)
-        self._pool = ProcessPoolRunner(self.settings.nlp_config(), self.settings.workers)
+        self._pool = ProcessPoolRunner(
+            self.settings.nlp_config(),
+            self.settings.workers,
+            budget_s=self.settings.nlp_budget_s,
+            faults=CrashPoints(self.settings.crash_at).worker_faults(),
+        )
         return self._pool
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:

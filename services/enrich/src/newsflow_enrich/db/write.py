@@ -1,32 +1,34 @@
-"""PostgreSQL writes of enrich: one transaction per batch, idempotent upserts, outbox rows."""
+"""PostgreSQL writes of enrich: one transaction per batch, idempotent upserts, outbox, failures."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from newsflow_enrich.db.models import (
     article_entities,
     articles,
     entities,
+    failures,
     outbox,
     quotes,
     stances,
 )
-from newsflow_enrich.pipeline import EnrichedArticle, StoredVersion
-
-
-@dataclass(slots=True)
-class BatchResult:
-    written: list[uuid.UUID] = field(default_factory=list)
-    unchanged: list[uuid.UUID] = field(default_factory=list)
+from newsflow_enrich.errors import INFRASTRUCTURE, translate
+from newsflow_enrich.faults import CrashPoints
+from newsflow_enrich.pipeline import (
+    EnrichedArticle,
+    Failure,
+    StoredVersion,
+    Versions,
+    WriteResult,
+)
+from newsflow_schema import ArticleRawEvent
 
 
 async def known_versions(
@@ -45,9 +47,9 @@ async def known_versions(
         return {row.article_id: StoredVersion(row.content_hash, row.raw_event_id) for row in rows}
 
 
-async def store_batch(engine: AsyncEngine, items: Sequence[EnrichedArticle]) -> BatchResult:
+async def store_batch(engine: AsyncEngine, items: Sequence[EnrichedArticle]) -> WriteResult:
     """Write a batch in one transaction; a redelivered (same content) article changes nothing."""
-    result = BatchResult()
+    result = WriteResult()
     if not items:
         return result
     async with engine.begin() as conn:
@@ -59,10 +61,10 @@ async def store_batch(engine: AsyncEngine, items: Sequence[EnrichedArticle]) -> 
     return result
 
 
-async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
+def _article_values(item: EnrichedArticle) -> dict[str, Any]:
     raw, event = item.raw, item.event
     tone = event.tone
-    values: dict[str, Any] = {
+    return {
         "article_id": raw.article_id,
         "url": raw.url,
         "canonical_url": raw.canonical_url,
@@ -86,6 +88,12 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         "tone_polarity": tone.polarity if tone else None,
         "models": [m.model_dump(mode="json") for m in event.models],
     }
+
+
+async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> bool:
+    """Insert or update the article row; False when the stored content is as new or newer."""
+    raw = item.raw
+    values = _article_values(item)
     stmt = insert(articles).values(**values)
     updated: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "article_id"}
     updated["version"] = articles.c.version + 1
@@ -102,13 +110,24 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         # replayed after a crash) must not overwrite a newer one.
         where=and_(changed, articles.c.received_at <= stmt.excluded.received_at),
     ).returning(articles.c.article_id)
-    if (await conn.execute(upsert)).first() is None:
+    return (await conn.execute(upsert)).first() is not None
+
+
+async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
+    if not await _upsert_article(conn, item):
         return False
-
-    article_id = raw.article_id
-    for table in (article_entities, quotes, stances):
+    article_id = item.raw.article_id
+    for table in (article_entities, quotes, stances, failures):
+        # The failure row too: a successful write ends the article's failed state.
         await conn.execute(delete(table).where(table.c.article_id == article_id))
+    await _insert_entities(conn, item)
+    await _insert_quotes_and_stances(conn, item)
+    await _insert_outbox(conn, item)
+    return True
 
+
+async def _insert_entities(conn: AsyncConnection, item: EnrichedArticle) -> None:
+    event, article_id = item.event, item.raw.article_id
     if event.entities:
         ids = await _entity_ids(conn, [(e.name, e.label) for e in event.entities])
         await conn.execute(
@@ -124,6 +143,10 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
                 for e in event.entities
             ],
         )
+
+
+async def _insert_quotes_and_stances(conn: AsyncConnection, item: EnrichedArticle) -> None:
+    event, article_id = item.event, item.raw.article_id
     if event.quotes:
         await conn.execute(
             insert(quotes),
@@ -161,6 +184,9 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
                 for i, s in enumerate(event.stances)
             ],
         )
+
+
+async def _insert_outbox(conn: AsyncConnection, item: EnrichedArticle) -> None:
     message = item.message
     await conn.execute(
         insert(outbox)
@@ -174,7 +200,6 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         )
         .on_conflict_do_nothing(index_elements=[outbox.c.event_id])
     )
-    return True
 
 
 async def _entity_ids(
@@ -195,31 +220,101 @@ async def _entity_ids(
     return {(row.name, row.label): row.entity_id for row in rows}
 
 
-def rejects_data(exc: DBAPIError) -> bool:
-    """True when PostgreSQL refused the values themselves, so a retry cannot succeed.
-
-    SQLSTATE class 22 (data exception: a NUL byte in text, a value out of range) and
-    23 (integrity constraint violation). The asyncpg adapter raises these as a plain
-    DBAPIError, so the class alone does not tell them from a lost connection.
-    """
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(code, str) and code[:2] in ("22", "23")
-
-
-class RejectedByDatabaseError(ValueError):
-    """An article whose values PostgreSQL refuses: it goes to the DLQ, not into retries."""
-
-    def __init__(self, exc: DBAPIError) -> None:
-        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        # str(exc) carries the statement and its parameters (the whole body): keep the cause.
-        reason = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
-        super().__init__(f"PostgreSQL refused the article (SQLSTATE {code}): {reason}")
-        self.error_class = "RejectedByDatabaseError"
-
-
 async def outbox_backlog(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         value = await conn.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         )
         return int(value or 0)
+
+
+# Failure rows hold only text PostgreSQL accepts (no NUL) and bounded.
+_DETAIL_MAX = 4000
+_FIELD_MAX = 2000
+
+
+def _clean(value: str | None, limit: int = _FIELD_MAX) -> str | None:
+    return None if value is None else value.replace("\x00", "")[:limit]
+
+
+def _failure_values(failure: Failure) -> dict[str, Any] | None:
+    article_id = failure.article_id
+    if article_id is None:
+        # Not even an article id to file it under: the dead letter alone records it.
+        return None
+    raw = failure.raw
+    return {
+        "article_id": article_id,
+        "reason": failure.reason,
+        "stage": failure.stage,
+        "detail": _clean(failure.detail, _DETAIL_MAX) or failure.reason,
+        "attempts": failure.attempts,
+        "raw_event_id": raw.event_id if raw else None,
+        "source_topic": failure.ref.topic,
+        "source_partition": failure.ref.partition,
+        "source_offset": failure.ref.offset,
+        "title": _clean(raw.title) if raw else None,
+        "url": _clean(raw.url) if raw else None,
+        "received_at": raw.received_at if raw else None,
+    }
+
+
+async def record_failures(engine: AsyncEngine, found: Sequence[Failure]) -> None:
+    """Store failed end states (one row per article, the latest failure wins), one transaction."""
+    rows = [v for v in map(_failure_values, found) if v is not None]
+    if not rows:
+        return
+    async with engine.begin() as conn:
+        for row in rows:
+            stmt = insert(failures).values(**row)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[failures.c.article_id],
+                    set_={k: stmt.excluded[k] for k in row if k != "article_id"}
+                    | {"failed_at": func.now()},
+                )
+            )
+
+
+async def failed_events(
+    engine: AsyncEngine, event_ids: Iterable[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """The raw event ids among these already stored as failed."""
+    wanted = list(set(event_ids))
+    if not wanted:
+        return frozenset()
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(failures.c.raw_event_id).where(failures.c.raw_event_id.in_(wanted))
+        )
+        return frozenset(row.raw_event_id for row in rows)
+
+
+class PgStore:
+    """The batch handler's store: PostgreSQL errors become outages or refusals, nothing else."""
+
+    def __init__(self, engine: AsyncEngine, crash: CrashPoints | None = None) -> None:
+        self._engine = engine
+        self._crash = crash
+
+    async def versions(self, raws: Sequence[ArticleRawEvent]) -> Versions:
+        try:
+            stored = await known_versions(self._engine, (r.article_id for r in raws))
+            failed = await failed_events(self._engine, (r.event_id for r in raws))
+        except INFRASTRUCTURE as exc:
+            raise translate(exc) from exc
+        return Versions(stored=stored, failed=failed)
+
+    async def write(self, items: Sequence[EnrichedArticle]) -> WriteResult:
+        if items and self._crash is not None:
+            self._crash.reached("before-db-commit")
+        try:
+            return await store_batch(self._engine, items)
+        except INFRASTRUCTURE as exc:
+            raise translate(exc) from exc
+
+    async def fail(self, found: Sequence[Failure]) -> None:
+        try:
+            await record_failures(self._engine, found)
+        except INFRASTRUCTURE as exc:
+            raise translate(exc) from exc

@@ -1,85 +1,39 @@
-"""The raw-topic consumer: batches → NLP → one PostgreSQL transaction → DLQ → offset commit."""
+"""The raw-topic consumer loop: fetch, hand the batch to the handler, seek back or commit."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from newsflow_enrich.db.write import (
-    BatchResult,
-    RejectedByDatabaseError,
-    known_versions,
-    rejects_data,
-    store_batch,
-)
+from newsflow_enrich.db.write import PgStore
+from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
-from newsflow_enrich.nlp import Analysis
-from newsflow_enrich.nlp.workers import AnalysisRunner, NlpError, NlpFailure, NlpUnavailable
-from newsflow_enrich.pipeline import (
-    EnrichedArticle,
-    OversizedRecordError,
-    RecordRef,
-    StoredVersion,
-    check_size,
-    dead_letter,
-    document_for,
-    enrich_article,
-    needs_enrichment,
-    traceparent_of,
-)
+from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable
+from newsflow_enrich.pipeline import RecordRef, traceparent_of
 from newsflow_enrich.settings import Settings
-from newsflow_schema import ArticleRawEvent, DecodeError, decode, logs, topics
+from newsflow_enrich.stream.batch import (
+    BatchHandler,
+    Done,
+    Limits,
+    Retry,
+    offsets_to_commit,
+    split_by_size,
+)
+from newsflow_enrich.stream.deadletter import KafkaDeadLetters
+from newsflow_schema import logs, topics
 
 log = logging.getLogger(__name__)
-
-# Failures of the infrastructure, not of the record: retry the batch, never dead-letter it.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    DBAPIError,
-    KafkaError,
-    OSError,
-    asyncio.TimeoutError,
-    NlpUnavailable,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Good:
-    ref: RecordRef
-    raw: ArticleRawEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Poison:
-    ref: RecordRef
-    error: Exception
-
-
-def classify(refs: Sequence[RecordRef], max_bytes: int) -> tuple[list[Good], list[Poison]]:
-    """Split records into decodable raw events and poison (oversized, undecodable, invalid)."""
-    good: list[Good] = []
-    poison: list[Poison] = []
-    for ref in refs:
-        try:
-            check_size(ref, max_bytes)
-            good.append(Good(ref, decode(ArticleRawEvent, ref.value)))
-        except (DecodeError, OversizedRecordError) as exc:
-            poison.append(Poison(ref, exc))
-    return good, poison
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -97,6 +51,26 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner.assigned.update(assigned)
 
 
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def record_refs(batch: dict[TopicPartition, list[Any]]) -> list[RecordRef]:
+    return [
+        RecordRef(
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            value=r.value,
+            headers=tuple(r.headers or ()),
+        )
+        for records in batch.values()
+        for r in records
+    ]
+
+
 class EnrichConsumer:
     def __init__(
         self,
@@ -108,7 +82,6 @@ class EnrichConsumer:
     ) -> None:
         self._settings = settings
         self._crash = CrashPoints(settings.crash_at)
-        self._engine = engine
         self._nlp = nlp
         self._metrics = metrics
         self._on_commit = on_commit
@@ -116,10 +89,18 @@ class EnrichConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
         self._backoff = settings.retry_backoff_initial_s
-        # NLP results survive a batch retry (the batch is refetched after a seek).
-        self._analysis_cache: dict[tuple[str, str], Analysis] = {}
-        self._failures: dict[tuple[str, str], NlpFailure] = {}
-        self._refs: dict[uuid.UUID, RecordRef] = {}
+        self._handler = BatchHandler(
+            store=PgStore(engine, crash=self._crash),
+            analyser=nlp,
+            dead_letters=KafkaDeadLetters(settings, lambda: self._dlq, metrics),
+            clock=SystemClock(),
+            limits=Limits(
+                max_attempts=settings.max_attempts,
+                max_record_bytes=settings.max_record_bytes,
+                event=settings.event_limits(),
+                source=settings.event_source,
+            ),
+        )
         self.assigned: set[TopicPartition] = set()
         # When records last arrived: the liveness check's sign of progress.
         self.last_fetch = time.monotonic()
@@ -145,7 +126,7 @@ class EnrichConsumer:
                 try:
                     await self._start()
                     break
-                except TRANSIENT_ERRORS as exc:
+                except INFRASTRUCTURE as exc:
                     log.warning("cannot start the consumer yet, retrying: %r", exc)
                     await self._close()
                     await self._pause()
@@ -233,179 +214,100 @@ class EnrichConsumer:
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
     ) -> bool:
         """Process one fetched batch; True when its offsets were committed."""
-        first = {tp: records[0].offset for tp, records in batch.items() if records}
-        last = {tp: records[-1].offset for tp, records in batch.items() if records}
-        refs = [
-            RecordRef(
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                key=r.key,
-                value=r.value,
-                headers=tuple(r.headers or ()),
-            )
-            for records in batch.values()
-            for r in records
-        ]
+        refs, rest = split_by_size(record_refs(batch), self._settings.batch_max_chars)
+        # What does not fit the size bound is fetched again for the next batch.
+        _seek_to_first(consumer, rest)
         self._metrics.batch_size.observe(len(refs))
-        stage = "database"
-        try:
-            good, poison = classify(refs, self._settings.max_record_bytes)
-            stored = await known_versions(self._engine, (g.raw.article_id for g in good))
-            stage = "nlp"
-            items, nlp_poison = await self._enrich(good, stored)
-            poison.extend(nlp_poison)
-            stage = "database"
-            if items:
-                self._crash.reached("before-db-commit")
-            result, store_poison = await self._store(items)
-            poison.extend(store_poison)
-            stage = "dlq"
-            await self._dead_letter(poison)
-        except TRANSIENT_ERRORS as exc:
-            self._metrics.transient_failures.labels(stage=stage).inc()
-            log.warning(
-                "batch of %d failed at %s (transient), retrying in %.1fs: %r",
-                len(refs),
-                stage,
-                self._backoff,
-                exc,
-            )
-            # Refetch the same records after the pause: polling again keeps us inside
-            # max_poll_interval_ms however long PostgreSQL stays away.
-            for tp, offset in first.items():
-                if tp in consumer.assignment():
-                    consumer.seek(tp, offset)
+        async with self._polling_kept_up(consumer):
+            outcome = await self._handler.handle(refs)
+        if isinstance(outcome, Retry):
+            self._retry_later(consumer, refs, outcome)
             await self._pause()
             return False
         self._backoff = self._settings.retry_backoff_initial_s
-        self._analysis_cache.clear()
-        self._failures.clear()
-        self._metrics.records.labels(outcome="written").inc(len(result.written))
-        self._metrics.records.labels(outcome="unchanged").inc(
-            len(result.unchanged) + len(good) - len(items)
-        )
-        self._metrics.records.labels(outcome="dead_letter").inc(len(poison))
-        self._log_articles(items, set(result.written))
-        if result.written:
+        self._account(outcome)
+        if outcome.written:
             self._crash.reached("after-db-commit")
-        committed = await self._commit(consumer, last)
-        self._record_lag(consumer, last)
-        if result.written:
+        committed = await self._commit(consumer, outcome)
+        self._record_lag(consumer, outcome)
+        if outcome.written:
             self._on_commit()
         return committed
 
-    async def _enrich(
-        self, good: list[Good], stored: dict[uuid.UUID, StoredVersion]
-    ) -> tuple[list[EnrichedArticle], list[Poison]]:
-        # A redelivery of content already stored needs no NLP: the store would skip it.
-        todo = [g for g in good if needs_enrichment(g.raw, stored.get(g.raw.article_id))]
-        missing = [g for g in todo if _cache_key(g.raw) not in self._analysis_cache]
-        if missing:
-            started = time.perf_counter()
-            outcomes = await self._nlp.enrich([document_for(g.raw) for g in missing])
-            self._metrics.nlp_seconds.observe(time.perf_counter() - started)
-            for g, outcome in zip(missing, outcomes, strict=True):
-                if isinstance(outcome, Analysis):
-                    self._analysis_cache[_cache_key(g.raw)] = outcome
-                else:
-                    self._failures[_cache_key(g.raw)] = outcome
-        items: list[EnrichedArticle] = []
-        poison: list[Poison] = []
-        self._refs = {g.raw.event_id: g.ref for g in todo}
-        now = datetime.now(UTC)
-        for g in todo:
-            key = _cache_key(g.raw)
-            analysis = self._analysis_cache.get(key)
-            if analysis is None:
-                failure = self._failures.pop(key, NlpFailure("NlpError", "no analysis"))
-                poison.append(Poison(g.ref, NlpError(failure)))
-                continue
-            items.append(
-                enrich_article(
-                    g.raw,
-                    analysis,
-                    enriched_at=now,
-                    source=self._settings.event_source,
-                    traceparent=traceparent_of(g.ref.headers),
-                )
-            )
-        return items, poison
+    def _retry_later(self, consumer: AIOKafkaConsumer, refs: list[RecordRef], retry: Retry) -> None:
+        self._metrics.transient_failures.labels(stage=retry.stage).inc()
+        log.warning(
+            "batch of %d failed at %s (transient), retrying in %.1fs: %r",
+            len(refs),
+            retry.stage,
+            self._backoff,
+            retry.error,
+        )
+        # Refetch the same records after the pause: polling again keeps us inside
+        # max_poll_interval_ms however long PostgreSQL stays away.
+        _seek_to_first(consumer, refs)
 
-    async def _store(self, items: list[EnrichedArticle]) -> tuple[BatchResult, list[Poison]]:
+    @contextlib.asynccontextmanager
+    async def _polling_kept_up(self, consumer: AIOKafkaConsumer) -> Any:
+        """While a batch is in hand, poll with every partition paused.
+
+        The group evicts a member that has not polled for max_poll_interval_ms; an NLP
+        batch that isolates a failing record may take longer than that. Paused polls fetch
+        nothing and keep the member in the group.
+        """
+        task = asyncio.create_task(self._keep_polling(consumer), name="keep-polling")
         try:
-            return await store_batch(self._engine, items), []
-        except DBAPIError as exc:
-            if not rejects_data(exc):
-                raise
-            # A value PostgreSQL refuses (a NUL byte in text, say) fails every retry:
-            # isolate the article that carries it and dead-letter only that one.
-            log.warning("batch rejected by PostgreSQL, storing one by one: %r", exc)
-        result = BatchResult()
-        poison: list[Poison] = []
-        refs = self._refs
-        for item in items:
-            try:
-                one = await store_batch(self._engine, [item])
-            except DBAPIError as exc:
-                if not rejects_data(exc):
-                    raise
-                poison.append(Poison(refs[item.raw.event_id], RejectedByDatabaseError(exc)))
-                continue
-            result.written.extend(one.written)
-            result.unchanged.extend(one.unchanged)
-        return result, poison
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            consumer.resume(*consumer.paused())
 
-    def _log_articles(self, items: list[EnrichedArticle], written: set[uuid.UUID]) -> None:
-        """One line per article, in the trace its raw event carried from the HTTP request."""
-        for item in items:
-            ref = self._refs.get(item.raw.event_id)
-            traceparent = traceparent_of(ref.headers) if ref is not None else None
-            with logs.context(traceparent=traceparent, article_id=str(item.raw.article_id)):
+    async def _keep_polling(self, consumer: AIOKafkaConsumer) -> None:
+        interval = self._settings.max_poll_interval_ms / 1000 / 4
+        while True:
+            await asyncio.sleep(interval)
+            consumer.pause(*consumer.assignment())
+            try:
+                stray = await consumer.getmany(timeout_ms=0)
+            except KafkaError as exc:
+                log.debug("keep-alive poll failed: %r", exc)
+                continue
+            # A partition assigned during the batch was not paused yet: its records are
+            # not ours to handle now, so they are fetched again after the batch.
+            for tp, records in stray.items():
+                if records:
+                    consumer.seek(tp, records[0].offset)
+
+    def _account(self, done: Done) -> None:
+        m = self._metrics
+        m.records.labels(outcome="written").inc(len(done.written))
+        m.records.labels(outcome="unchanged").inc(done.unchanged)
+        m.records.labels(outcome="dead_letter").inc(len(done.failed))
+        written = set(done.written)
+        for built in done.items:
+            # One line per article, in the trace its raw event carried from the HTTP request.
+            item, ref = built.article, built.ref
+            with logs.context(
+                traceparent=traceparent_of(ref.headers), article_id=str(item.raw.article_id)
+            ):
                 log.info(
                     "article enriched" if item.raw.article_id in written else "article unchanged",
                     extra={
-                        "partition": ref.partition if ref else None,
-                        "offset": ref.offset if ref else None,
+                        "partition": ref.partition,
+                        "offset": ref.offset,
                         "entities": len(item.event.entities),
                         "quotes": len(item.event.quotes),
                         "stances": len(item.event.stances),
                     },
                 )
 
-    async def _dead_letter(self, poison: list[Poison]) -> None:
-        if not poison:
-            return
-        producer = self._dlq
-        assert producer is not None
-        deliveries = []
-        for p in poison:
-            value, headers = dead_letter(
-                p.ref,
-                p.error,
-                consumer_group=self._settings.group_id,
-                value_max_bytes=self._settings.dlq_value_max_bytes,
-                source=self._settings.event_source,
-            )
-            key = p.ref.key.decode("utf-8", "replace") if p.ref.key else None
-            with logs.context(traceparent=traceparent_of(p.ref.headers), article_id=key):
-                log.warning(
-                    "dead-lettering %s[%d]@%d: %s: %s",
-                    p.ref.topic,
-                    p.ref.partition,
-                    p.ref.offset,
-                    type(p.error).__name__,
-                    p.error,
-                )
-            deliveries.append(
-                await producer.send(topics.DLQ, value=value, key=p.ref.key, headers=headers)
-            )
-        await asyncio.gather(*deliveries)
-        self._metrics.dlq.inc(len(poison))
-
-    async def _commit(self, consumer: AIOKafkaConsumer, last: dict[TopicPartition, int]) -> bool:
-        assigned = consumer.assignment()
-        offsets = {tp: offset + 1 for tp, offset in last.items() if tp in assigned}
+    async def _commit(self, consumer: AIOKafkaConsumer, done: Done) -> bool:
+        assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        offsets = {
+            TopicPartition(topic, partition): offset
+            for (topic, partition), offset in offsets_to_commit(done.commit, assigned).items()
+        }
         if not offsets:
             return False
         try:
@@ -422,19 +324,28 @@ class EnrichConsumer:
         self.batches_committed += 1
         return True
 
-    def _record_lag(self, consumer: AIOKafkaConsumer, last: dict[TopicPartition, int]) -> None:
+    def _record_lag(self, consumer: AIOKafkaConsumer, done: Done) -> None:
         owned = consumer.assignment()
-        for tp, offset in last.items():
+        for (topic, partition), next_offset in done.commit.items():
+            tp = TopicPartition(topic, partition)
             # A rebalance during the batch may have taken the partition: aiokafka asserts
             # on highwater() of a partition we no longer own, which killed the consumer.
             if tp not in owned:
                 continue
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                self._metrics.consumer_lag.labels(partition=str(tp.partition)).set(
-                    max(0, highwater - offset - 1)
+                self._metrics.consumer_lag.labels(partition=str(partition)).set(
+                    max(0, highwater - next_offset)
                 )
 
 
-def _cache_key(raw: ArticleRawEvent) -> tuple[str, str]:
-    return (str(raw.event_id), raw.content_hash)
+def _seek_to_first(consumer: AIOKafkaConsumer, refs: Sequence[RecordRef]) -> None:
+    """Seek every partition of `refs` we still own back to its first record in `refs`."""
+    first: dict[TopicPartition, int] = {}
+    for ref in refs:
+        tp = TopicPartition(ref.topic, ref.partition)
+        first[tp] = min(first.get(tp, ref.offset), ref.offset)
+    owned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in owned:
+            consumer.seek(tp, offset)
