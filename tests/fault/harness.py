@@ -28,10 +28,11 @@ from newsflow_enrich.db.migrate import upgrade
 from newsflow_local.kafka import end_offsets
 from newsflow_local.paths import local_dir
 from newsflow_local.procs import kill_all
-from newsflow_local.stack import RunnerSettings, Services, free_port
+from newsflow_local.stack import RunnerSettings, Services
 from newsflow_schema import article_id, header_map, topics
 from tests.fault.articles import article
 from tests.infra import Infra, create_database, drop_database
+from tests.support.ports import free_port
 
 Offsets = dict[TopicPartition, int]
 

@@ -526,6 +526,19 @@ async def test_poison_records_go_to_the_dlq_once_and_the_next_record_is_processe
             )
             == 0
         )
+        # The failed end state: stored (NUL-free) with its reason, then dead-lettered.
+        assert (
+            await p.scalar(
+                "SELECT reason || '/' || stage FROM article_failures WHERE article_id = :id",
+                id=nul.article_id,
+            )
+            == "db-rejected/database"
+        )
+        assert {decode(DeadLetterEvent, r.value).reason for r in dead} >= {
+            "schema-invalid",
+            "record-too-large",
+            "db-rejected",
+        }
 
 
 async def test_real_nlp_in_a_worker_process_gives_offsets_into_the_stored_body(
@@ -673,6 +686,14 @@ async def test_an_article_the_nlp_fails_on_is_dead_lettered_and_its_batch_mates_
         letter = decode(DeadLetterEvent, dead[0].value)
         assert letter.error_class == "ValueError"
         assert letter.error_message == "the model choked on boom"
+        assert (letter.reason, letter.stage, letter.attempts) == ("nlp-error", "nlp", 3)
+        assert (
+            await p.scalar(
+                "SELECT reason || '/' || attempts FROM article_failures WHERE article_id = :id",
+                id=bad.article_id,
+            )
+            == "nlp-error/3"
+        )
 
 
 async def test_two_relays_publish_every_outbox_row_exactly_once(

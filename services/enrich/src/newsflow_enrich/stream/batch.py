@@ -296,7 +296,7 @@ class BatchHandler:
                 self._analyses[g.key] = outcome
                 self._decided.pop(g.key, None)
                 return
-            self._fail_nlp(g, "nlp-error", _failure_text(outcome))
+            self._fail_nlp(g, "nlp-error", outcome.message, error_class=outcome.error_class)
         if g.key not in self._decided:
             # Attempts used up by earlier passes (cut short by an outage) decide it now.
             self._fail_nlp(g, "nlp-error", "no analysis within the attempts allowed", count=False)
@@ -317,14 +317,18 @@ class BatchHandler:
             return
         self._fail_nlp(g, "nlp-budget", f"{why}; in degraded mode: {_failure_text(outcome)}")
 
-    def _fail_nlp(self, g: _Good, reason: str, detail: str, *, count: bool = True) -> None:
+    def _fail_nlp(
+        self, g: _Good, reason: str, detail: str, *, count: bool = True, error_class: str = ""
+    ) -> None:
         if count:
             self._attempts[g.key] = self._attempts.get(g.key, 0) + 1
         attempts = self._attempts.get(g.key, 1)
         log.warning(
             "NLP attempt %d on %s failed: %s: %s", attempts, g.raw.article_id, reason, detail
         )
-        self._decided[g.key] = Failure(g.ref, reason, "nlp", detail, attempts, g.raw)
+        self._decided[g.key] = Failure(
+            g.ref, reason, "nlp", detail, attempts, g.raw, error_class or _ERROR_CLASSES[reason]
+        )
 
     # --- events and writes ---------------------------------------------------------------
 
@@ -350,7 +354,11 @@ class BatchHandler:
             size = len(item.message.payload)
             if size > limit:
                 detail = f"the enriched event is {size} bytes, over the {limit}-byte limit"
-                failed.append(Failure(g.ref, "event-too-large", "publish", detail, 1, g.raw))
+                failed.append(
+                    Failure(
+                        g.ref, "event-too-large", "publish", detail, 1, g.raw, "EventTooLargeError"
+                    )
+                )
                 continue
             items.append(BuiltArticle(g.ref, item))
         return items, failed
@@ -379,7 +387,15 @@ class BatchHandler:
         return result, failed
 
     def _rejected(self, item: BuiltArticle, exc: Rejected) -> Failure:
-        return Failure(item.ref, "db-rejected", "database", exc.detail, 1, item.article.raw)
+        return Failure(
+            item.ref,
+            "db-rejected",
+            "database",
+            exc.detail,
+            1,
+            item.article.raw,
+            error_class="RejectedByDatabaseError",
+        )
 
     async def _fail(self, failed: list[Failure]) -> None:
         """The failure rows first, then the dead letters: a crash between them redoes both."""
@@ -392,6 +408,13 @@ class BatchHandler:
             # letter remains the record's end state.
             log.error("failure rows refused by PostgreSQL, dead-lettering only: %s", exc.detail)
         await self._call("dlq", self._dead_letters.send(failed))
+
+
+_ERROR_CLASSES = {
+    "nlp-worker-died": "NlpWorkerDied",
+    "nlp-budget": "NlpBudgetExceeded",
+    "nlp-error": "NlpError",
+}
 
 
 def _failure_text(outcome: NlpFailure | Analysis) -> str:
