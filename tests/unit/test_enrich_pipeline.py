@@ -88,11 +88,16 @@ ANALYSIS = Analysis(
 
 
 def test_enriched_event_carries_raw_fields_analysis_and_provenance() -> None:
-    raw = raw_event()
+    raw = raw_event().model_copy(update={"authors": ("Olha Kobylianska",), "tags": ("war",)})
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     item = enrich_article(raw, ANALYSIS, enriched_at=now, source="/newsflow/enrich")
     event = item.event
     assert event.article_id == raw.article_id
+    assert (event.canonical_url, event.authors, event.tags) == (
+        raw.canonical_url,
+        ("Olha Kobylianska",),
+        ("war",),
+    )
     assert event.raw_event_id == raw.event_id
     assert event.content_hash == raw.content_hash
     assert event.language == "en"
