@@ -28,7 +28,7 @@ class OutboxMessage:
     topic: str
     key: str
     payload: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def outbox_message(
         topic=topics.ENRICHED,
         key=str(event.article_id),
         payload=encode(event),
-        headers=tuple((name, value.decode()) for name, value in headers),
+        headers=tuple(headers),
     )
 
 

@@ -176,7 +176,13 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(Text)
     # The exact bytes that go on the wire, so a republish after a crash is byte-identical.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    headers: Mapped[list[list[str]]] = mapped_column(JSONB)
+    # Header names and values exactly as sent (values are bytes on the wire), pairwise.
+    header_names: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default=text("'{}'::text[]")
+    )
+    header_values: Mapped[list[bytes]] = mapped_column(
+        ARRAY(LargeBinary), server_default=text("'{}'::bytea[]")
+    )
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # A row the relay can never publish (the broker refuses it for good) is set aside with

@@ -196,7 +196,8 @@ async def _insert_outbox(conn: AsyncConnection, item: EnrichedArticle) -> None:
             topic=message.topic,
             key=message.key,
             payload=message.payload,
-            headers=[list(h) for h in message.headers],
+            header_names=[name for name, _ in message.headers],
+            header_values=[value for _, value in message.headers],
         )
         .on_conflict_do_nothing(index_elements=[outbox.c.event_id])
     )

@@ -55,7 +55,7 @@ async def _send_rows(producer: AIOKafkaProducer, rows: Sequence[Row[Any]], done:
                 row.topic,
                 value=bytes(row.payload),
                 key=row.key.encode(),
-                headers=[(name, value.encode()) for name, value in row.headers],
+                headers=list(zip(row.header_names, map(bytes, row.header_values), strict=True)),
             )
         except INFRASTRUCTURE as exc:
             done.settle(row.id, exc)
@@ -88,7 +88,7 @@ async def relay_once(
         rows = (
             await conn.execute(
                 select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
-                .add_columns(outbox.c.headers)
+                .add_columns(outbox.c.header_names, outbox.c.header_values)
                 .where(outbox.c.published_at.is_(None), outbox.c.failed_at.is_(None))
                 .order_by(outbox.c.id)
                 .limit(limit)
