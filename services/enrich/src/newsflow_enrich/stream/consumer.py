@@ -255,29 +255,14 @@ class EnrichConsumer:
         batch that isolates a failing record may take longer than that. Paused polls fetch
         nothing and keep the member in the group.
         """
-        task = asyncio.create_task(self._keep_polling(consumer), name="keep-polling")
+        interval = self._settings.max_poll_interval_ms / 1000 / 4
+        task = asyncio.create_task(keep_polling(consumer, interval), name="keep-polling")
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             consumer.resume(*consumer.paused())
-
-    async def _keep_polling(self, consumer: AIOKafkaConsumer) -> None:
-        interval = self._settings.max_poll_interval_ms / 1000 / 4
-        while True:
-            await asyncio.sleep(interval)
-            consumer.pause(*consumer.assignment())
-            try:
-                stray = await consumer.getmany(timeout_ms=0)
-            except KafkaError as exc:
-                log.debug("keep-alive poll failed: %r", exc)
-                continue
-            # A partition assigned during the batch was not paused yet: its records are
-            # not ours to handle now, so they are fetched again after the batch.
-            for tp, records in stray.items():
-                if records:
-                    consumer.seek(tp, records[0].offset)
 
     def _account(self, done: Done) -> None:
         m = self._metrics
@@ -337,6 +322,23 @@ class EnrichConsumer:
                 self._metrics.consumer_lag.labels(partition=str(partition)).set(
                     max(0, highwater - next_offset)
                 )
+
+
+async def keep_polling(consumer: AIOKafkaConsumer, interval: float) -> None:
+    """Every `interval`, pause every assigned partition and poll: the member stays alive."""
+    while True:
+        await asyncio.sleep(interval)
+        consumer.pause(*consumer.assignment())
+        try:
+            stray = await consumer.getmany(timeout_ms=0)
+        except KafkaError as exc:
+            log.debug("keep-alive poll failed: %r", exc)
+            continue
+        # A partition assigned during the batch was not paused yet: its records are
+        # not ours to handle now, so they are fetched again after the batch.
+        for tp, records in stray.items():
+            if records:
+                consumer.seek(tp, records[0].offset)
 
 
 def _seek_to_first(consumer: AIOKafkaConsumer, refs: Sequence[RecordRef]) -> None:
