@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(str(tp) for tp in assigned))
         self._owner.assigned.update(assigned)
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    refs: list[RecordRef]
+    task: asyncio.Task[Done | Retry]
 
 
 class SystemClock:
@@ -108,6 +115,8 @@ class EnrichConsumer:
         self.busy_since: float | None = None
         self.started = False
         self.batches_committed = 0
+        # The batch whose writes run while the next one is in NLP.
+        self._writing: _Writing | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -132,7 +141,13 @@ class EnrichConsumer:
                     await self._pause()
             while not self._stopping.is_set():
                 await self._poll_once()
+            # The last batch being written is committed before the consumer leaves.
+            await self._settle()
         finally:
+            writing, self._writing = self._writing, None
+            if writing is not None:
+                writing.task.cancel()
+                await asyncio.gather(writing.task, return_exceptions=True)
             await self._close()
 
     async def stop(self, task: asyncio.Task[None]) -> None:
@@ -193,14 +208,18 @@ class EnrichConsumer:
             )
         except KafkaError as exc:
             log.warning("fetch failed, retrying: %r", exc)
+            await self._settle()
             await self._pause()
             return
         if not batch or self._stopping.is_set():
+            # Nothing new: the batch being written is committed now, not with the next one.
             # Stopping: records fetched now are left uncommitted for the next owner.
+            await self._settle()
             return
         self.last_fetch = time.monotonic()
         if self._crash.reached("stall-fetch"):
             # Wedged on purpose (fault tests): fetch nothing more until shutdown.
+            await self._settle()
             await self._stopping.wait()
             return
         self.busy_since = time.monotonic()
@@ -212,27 +231,53 @@ class EnrichConsumer:
 
     async def process(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-    ) -> bool:
-        """Process one fetched batch; True when its offsets were committed."""
+    ) -> None:
+        """Prepare this batch (NLP) while the previous one is written, then hand it on.
+
+        At most two batches are in hand: one in NLP, one being written. Offsets are
+        committed in batch order (the previous batch settles before this one is written),
+        and when either meets an outage both are fetched again from the older one's start.
+        """
         refs, rest = split_by_size(record_refs(batch), self._settings.batch_max_chars)
         # What does not fit the size bound is fetched again for the next batch.
         _seek_to_first(consumer, rest)
         self._metrics.batch_size.observe(len(refs))
         async with self._polling_kept_up(consumer):
-            outcome = await self._handler.handle(refs)
-        if isinstance(outcome, Retry):
-            self._retry_later(consumer, refs, outcome)
+            prepared = await self._handler.prepare(refs)
+        previous = self._writing
+        if not await self._settle():
+            # The older batch meets an outage: this one, fetched after it, goes back too.
+            assert previous is not None
+            _seek_to_first(consumer, [*previous.refs, *refs])
             await self._pause()
+            return
+        if isinstance(prepared, Retry):
+            self._retry_later(consumer, refs, prepared)
+            await self._pause()
+            return
+        task = asyncio.create_task(self._handler.finish(prepared), name="write-batch")
+        self._writing = _Writing(refs, task)
+
+    async def _settle(self) -> bool:
+        """Wait for the batch being written and commit it; False when it met an outage."""
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return True
+        outcome = await writing.task
+        consumer = self._consumer
+        assert consumer is not None
+        if isinstance(outcome, Retry):
+            self._retry_later(consumer, writing.refs, outcome)
             return False
         self._backoff = self._settings.retry_backoff_initial_s
         self._account(outcome)
         if outcome.written:
             self._crash.reached("after-db-commit")
-        committed = await self._commit(consumer, outcome)
+        await self._commit(consumer, outcome)
         self._record_lag(consumer, outcome)
         if outcome.written:
             self._on_commit()
-        return committed
+        return True
 
     def _retry_later(self, consumer: AIOKafkaConsumer, refs: list[RecordRef], retry: Retry) -> None:
         self._metrics.transient_failures.labels(stage=retry.stage).inc()
