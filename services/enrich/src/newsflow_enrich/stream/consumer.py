@@ -20,7 +20,8 @@ from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
-from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable
+from newsflow_enrich.nlp import Document
+from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable, Outcome
 from newsflow_enrich.pipeline import RecordRef, traceparent_of
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.stream.batch import (
@@ -56,6 +57,21 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class _Writing:
     refs: list[RecordRef]
     task: asyncio.Task[Done | Retry]
+
+
+class _TimedAnalyser:
+    """The NLP runner, with the wall time of each call in `enrich_nlp_seconds`."""
+
+    def __init__(self, nlp: AnalysisRunner, metrics: Metrics) -> None:
+        self._nlp = nlp
+        self._metrics = metrics
+
+    async def enrich(self, docs: Sequence[Document]) -> list[Outcome]:
+        started = time.perf_counter()
+        try:
+            return await self._nlp.enrich(docs)
+        finally:
+            self._metrics.nlp_seconds.observe(time.perf_counter() - started)
 
 
 class SystemClock:
@@ -98,7 +114,7 @@ class EnrichConsumer:
         self._backoff = settings.retry_backoff_initial_s
         self._handler = BatchHandler(
             store=PgStore(engine, crash=self._crash),
-            analyser=nlp,
+            analyser=_TimedAnalyser(nlp, metrics),
             dead_letters=KafkaDeadLetters(settings, lambda: self._dlq, metrics),
             clock=SystemClock(),
             limits=Limits(
