@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.migrate import upgrade
+from newsflow_enrich.db.migrate import upgrade
 from newsflow_local.procs import kill_all
-from newsflow_local.stack import RunnerSettings, Services, free_port
+from newsflow_local.stack import RunnerSettings, Services
 from tests.infra import (
     Infra,
     ProcessControlUnavailable,
@@ -19,6 +19,7 @@ from tests.infra import (
     drop_database,
     resolve_infra,
 )
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -30,6 +31,14 @@ SAMPLE = REPO / "tests" / "data" / "samples" / "kherson-surrender-2022-09-13.txt
 def _infra() -> Iterator[Infra]:
     with resolve_infra() as infra:
         yield infra
+
+
+@pytest.fixture(scope="session")
+def owned_infra(_infra: Infra) -> Infra:
+    """Start/stop control over the broker and database (skips when they are external)."""
+    if _infra.kind == "external":
+        pytest.skip(str(ProcessControlUnavailable("this test stops and starts Kafka/PostgreSQL")))
+    return _infra
 
 
 @pytest.fixture(scope="session")

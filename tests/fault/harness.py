@@ -1,7 +1,8 @@
 """Fault-injection harness: real processes under load, and the oracle over A, D and E.
 
 A = article ids that received a 2xx from ingest; D = ids with rows in PostgreSQL;
-E = ids seen on the enriched topic (deduplicated by event_id).
+E = ids seen on the enriched topic (deduplicated by event_id); F = ids stored as failed
+(`article_failures`, and dead-lettered). The guarantee: A = D ∪ F.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from newsflow_enrich.migrate import upgrade
+from newsflow_enrich.db.migrate import upgrade
 from newsflow_local.kafka import end_offsets
 from newsflow_local.paths import local_dir
 from newsflow_local.procs import kill_all
-from newsflow_local.stack import RunnerSettings, Services, free_port
+from newsflow_local.stack import RunnerSettings, Services
 from newsflow_schema import article_id, header_map, topics
 from tests.fault.articles import article
 from tests.infra import Infra, create_database, drop_database
+from tests.support.ports import free_port
 
 Offsets = dict[TopicPartition, int]
 
@@ -223,12 +225,13 @@ class Report:
     on_topic: int
     duplicates_on_topic: int
     recovery_s: float | None = None
+    failed: int = 0
 
     def row(self) -> str:
         rec = "-" if self.recovery_s is None else f"{self.recovery_s:.1f}"
         return (
             f"| {self.scenario} | {self.sent} | {self.accepted} | {self.in_db} | {self.on_topic} "
-            f"| {self.duplicates_on_topic} | {rec} |"
+            f"| {self.failed} | {self.duplicates_on_topic} | {rec} |"
         )
 
 
@@ -298,7 +301,9 @@ class Scenario:
 
         return await wait_for(f"{self.name}: consumer lag 0", zero, within=within)
 
-    async def report(self, load: Load, *, recovery_s: float | None = None) -> Report:
+    async def report(
+        self, load: Load, *, recovery_s: float | None = None, failed: int = 0
+    ) -> Report:
         ids = load.ids()
         in_db = await self.db_ids(ids)
         keys = self.enriched.keys() & set(ids)
@@ -317,6 +322,7 @@ class Scenario:
             on_topic=len(keys),
             duplicates_on_topic=dup,
             recovery_s=recovery_s,
+            failed=failed,
         )
         REPORTS.append(report)
         return report
@@ -370,10 +376,10 @@ def logs(scn: Scenario) -> str:
 
 def summary_table() -> str:
     head = (
-        "| scenario | sent | A (2xx) | D (in PostgreSQL) | E (on topic) "
+        "| scenario | sent | A (2xx) | D (in PostgreSQL) | E (on topic) | F (failed) "
         "| duplicates on topic | recovery s |"
     )
-    sep = "|---|---|---|---|---|---|---|"
+    sep = "|---|---|---|---|---|---|---|---|"
     return "\n".join([head, sep, *(r.row() for r in REPORTS)])
 
 

@@ -16,18 +16,18 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 
 @pytest.mark.parametrize("hard", [True, False], ids=["kill -9", "clean stop"])
-async def test_kafka_restart_under_load(infra: Infra, hard: bool) -> None:
-    async with scenario(infra, f"kafka restarted ({'kill -9' if hard else 'clean'})") as scn:
+async def test_kafka_restart_under_load(owned_infra: Infra, hard: bool) -> None:
+    async with scenario(owned_infra, f"kafka restarted ({'kill -9' if hard else 'clean'})") as scn:
         load = scn.load(count=240, rate=20)
         posting = load.start()
         await wait_for("load under way", lambda: _at_least(load, 60), within=60)
 
-        await asyncio.to_thread(infra.stop_kafka, hard=hard)
+        await asyncio.to_thread(owned_infra.stop_kafka, hard=hard)
         down_from = time.monotonic()
         reached = load.progress + 40
         await wait_for("posts while kafka is down", lambda: _at_least(load, reached), within=90)
         down_until = time.monotonic()
-        await asyncio.to_thread(infra.start_kafka)
+        await asyncio.to_thread(owned_infra.start_kafka)
         back = time.monotonic()
         await posting
 
@@ -48,20 +48,20 @@ async def test_kafka_restart_under_load(infra: Infra, hard: bool) -> None:
         assert report.accepted > 0 and recovery >= 0
 
 
-async def test_postgres_stopped_then_started(infra: Infra) -> None:
-    async with scenario(infra, "postgres stopped") as scn:
+async def test_postgres_stopped_then_started(owned_infra: Infra) -> None:
+    async with scenario(owned_infra, "postgres stopped") as scn:
         load = scn.load(count=150, rate=6)
         posting = load.start()
         await wait_for("first rows", lambda: _rows_at_least(scn, 5), within=120)
 
-        await asyncio.to_thread(infra.stop_postgres)
-        committed_at_stop = await committed_offsets(infra.kafka_bootstrap, scn.group)
+        await asyncio.to_thread(owned_infra.stop_postgres)
+        committed_at_stop = await committed_offsets(owned_infra.kafka_bootstrap, scn.group)
         reached = load.progress + 30
         await wait_for("posts while postgres is down", lambda: _at_least(load, reached), within=60)
-        committed_while_down = await committed_offsets(infra.kafka_bootstrap, scn.group)
+        committed_while_down = await committed_offsets(owned_infra.kafka_bootstrap, scn.group)
         # Nothing can be written, so no offset may move past what was written before.
         assert committed_while_down == committed_at_stop
-        await asyncio.to_thread(infra.start_postgres)
+        await asyncio.to_thread(owned_infra.start_postgres)
         back = time.monotonic()
         await posting
 

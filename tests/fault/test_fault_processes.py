@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from newsflow_local.procs import running
-from newsflow_local.stack import free_port
 from newsflow_schema import DeadLetterEvent, decode, header_map, topics
 from tests.fault.harness import Load, Scenario, dsn, group_lag, logs, scenario, wait_for
 from tests.infra import Infra
+from tests.support.ports import free_port
 
 # The scenarios fail through their own deadlines (drain, lag, recovery), which add up to
 # more than the default per-test timeout.

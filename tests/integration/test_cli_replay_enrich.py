@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from newsflow_enrich.nlp import Document
-from newsflow_enrich.workers import InlineRunner, Outcome
+from newsflow_enrich.nlp.workers import InlineRunner, Outcome
 from newsflow_schema import ArticleEnrichedEvent, decode
 from tests.integration.test_enrich_pipeline import (
     BODY,

@@ -7,22 +7,20 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from newsflow_enrich.db.migrate import upgrade
+from newsflow_enrich.db.models import articles
 from newsflow_enrich.dedup.fingerprint import MinHasher
 from newsflow_enrich.dedup.index import Assignment, assign, cluster_of, fingerprints
-from newsflow_enrich.migrate import upgrade
-from newsflow_enrich.models import Article
 from tests.infra import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 
-articles = cast(Table, Article.__table__)
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 ORIGINAL = (

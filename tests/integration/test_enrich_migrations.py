@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from newsflow_enrich.migrate import downgrade, upgrade
-from newsflow_enrich.models import Base
+from newsflow_enrich.db.migrate import downgrade, upgrade
+from newsflow_enrich.db.models import Base
 from tests.infra import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"articles", "entities", "article_entities", "quotes", "stances", "outbox"}
+TABLES = {
+    "articles",
+    "entities",
+    "article_entities",
+    "quotes",
+    "stances",
+    "outbox",
+    "article_failures",
+}
 
 
 def _diff_and_tables(conn: Connection) -> tuple[list[Any], set[str]]:
@@ -50,4 +59,34 @@ async def test_migrations_match_the_models_and_round_trip(database_url: str) -> 
         _, tables = await _inspect(url)
         assert TABLES <= tables
     finally:
+        await drop_database(database_url, url)
+
+
+async def test_outbox_headers_become_the_bytes_sent_and_back(database_url: str) -> None:
+    url = await create_database(database_url, prefix="enrich_migrations")
+    pairs = [["ce_id", "3f0c"], ["traceparent", "00-ab-cd-01"], ["ce_subject", "Київ"]]
+    engine = create_async_engine(url)
+    try:
+        await asyncio.to_thread(upgrade, url, "0002")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (event_id, article_id, topic, key, payload, headers) "
+                    "VALUES (gen_random_uuid(), gen_random_uuid(), 't', 'k', '\\x7b7d', "
+                    "CAST(:headers AS jsonb))"
+                ),
+                {"headers": json.dumps(pairs)},
+            )
+        await asyncio.to_thread(upgrade, url)
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT header_names, header_values FROM outbox"))).one()
+        assert list(row.header_names) == [n for n, _ in pairs]
+        assert [bytes(v) for v in row.header_values] == [v.encode() for _, v in pairs]
+
+        await asyncio.to_thread(downgrade, url, "0002")
+        async with engine.connect() as conn:
+            back = await conn.scalar(text("SELECT headers FROM outbox"))
+        assert back == pairs
+    finally:
+        await engine.dispose()
         await drop_database(database_url, url)

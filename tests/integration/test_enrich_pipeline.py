@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
@@ -21,14 +22,15 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from newsflow_enrich.app import Runtime, build_app
+from newsflow_enrich.app import build_app
+from newsflow_enrich.db.write import store_batch
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.nlp import Analysis, Document
-from newsflow_enrich.outbox import relay_once
+from newsflow_enrich.nlp.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
 from newsflow_enrich.pipeline import EnrichedArticle, enrich_article
+from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.store import store_batch
-from newsflow_enrich.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
+from newsflow_enrich.stream.outbox import relay_once
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,
@@ -525,6 +527,23 @@ async def test_poison_records_go_to_the_dlq_once_and_the_next_record_is_processe
             )
             == 0
         )
+        # The failed end state: stored (NUL-free) with its reason, then dead-lettered.
+        assert (
+            await p.scalar(
+                "SELECT reason || '/' || stage FROM article_failures WHERE article_id = :id",
+                id=nul.article_id,
+            )
+            == "db-rejected/database"
+        )
+        failures_total = p.runtime.metrics.registry.get_sample_value(
+            "newsflow_enrich_failures_total", {"reason": "db-rejected"}
+        )
+        assert failures_total == 1
+        assert {decode(DeadLetterEvent, r.value).reason for r in dead} >= {
+            "schema-invalid",
+            "record-too-large",
+            "db-rejected",
+        }
 
 
 async def test_real_nlp_in_a_worker_process_gives_offsets_into_the_stored_body(
@@ -672,6 +691,14 @@ async def test_an_article_the_nlp_fails_on_is_dead_lettered_and_its_batch_mates_
         letter = decode(DeadLetterEvent, dead[0].value)
         assert letter.error_class == "ValueError"
         assert letter.error_message == "the model choked on boom"
+        assert (letter.reason, letter.stage, letter.attempts) == ("nlp-error", "nlp", 3)
+        assert (
+            await p.scalar(
+                "SELECT reason || '/' || attempts FROM article_failures WHERE article_id = :id",
+                id=bad.article_id,
+            )
+            == "nlp-error/3"
+        )
 
 
 async def test_two_relays_publish_every_outbox_row_exactly_once(
@@ -838,3 +865,54 @@ async def test_article_list_pages_by_keyset_and_filters_by_entity_label_and_stan
 
             entities = (await client.get("/v1/entities", params={"q": unique.lower()})).json()
             assert entities["items"] == [{"name": unique, "label": "PERSON", "article_count": 5}]
+
+
+async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_is_published(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    engine = create_async_engine(database_url)
+    enricher = KeywordEnricher()
+    raws = [raw_event(f"Dispatch {i} from Kherson by Lesya Ukrainka.") for i in range(4)]
+    items = [
+        enrich_article(r, a, enriched_at=datetime.now(UTC), source="/test")
+        for r, a in zip(
+            raws, enricher.enrich([Document(key="x", body=r.body) for r in raws]), strict=True
+        )
+    ]
+    # The second row is over what the producer may send: the broker would refuse it for good.
+    big = dataclasses.replace(items[1].message, payload=b"x" * 200_000)
+    items[1] = dataclasses.replace(items[1], message=big)
+    settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, max_event_bytes=20_000)
+    producer = make_producer(settings, role="refused")
+    try:
+        await store_batch(engine, items)
+        await producer.start()
+        while await relay_once(engine, producer, limit=10):
+            pass
+        async with engine.connect() as conn:
+            rows = {
+                row.article_id: row
+                for row in await conn.execute(
+                    text(
+                        "SELECT article_id, published_at, failed_at, failure FROM outbox"
+                        " WHERE article_id = ANY(:ids)"
+                    ),
+                    {"ids": [r.article_id for r in raws]},
+                )
+            }
+        refused = rows[raws[1].article_id]
+        assert refused.published_at is None and refused.failed_at is not None
+        assert "MessageSizeTooLarge" in refused.failure
+        for r in (raws[0], raws[2], raws[3]):
+            assert rows[r.article_id].published_at is not None
+            assert rows[r.article_id].failed_at is None
+        keys = {str(r.article_id).encode(): r for r in (raws[0], raws[2], raws[3])}
+        records = [r for r in await read_topic(kafka_bootstrap, topics.ENRICHED) if r.key in keys]
+        assert sorted(r.key for r in records) == sorted(keys)
+        # The headers went out exactly as the outbox stored them.
+        sent = {i.message.key.encode(): i.message.headers for i in items}
+        for record in records:
+            assert tuple(record.headers) == sent[record.key]
+    finally:
+        await producer.stop()
+        await engine.dispose()

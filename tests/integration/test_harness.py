@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from newsflow_enrich.migrate import downgrade, upgrade
+from newsflow_enrich.db.migrate import downgrade, upgrade
 from newsflow_local.kafka import DEFAULT_PARTITIONS
 from newsflow_schema import topics
 from tests.infra import Infra, create_database, drop_database

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from newsflow_enrich.consumer import EnrichConsumer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.stream.batch import Done
+from newsflow_enrich.stream.consumer import EnrichConsumer
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +32,14 @@ class RebalancedConsumer:
 def test_lag_is_recorded_for_owned_partitions_and_revoked_ones_are_skipped() -> None:
     metrics = Metrics()
     consumer = EnrichConsumer(Settings(), engine=Any, nlp=Any, metrics=metrics)  # type: ignore[arg-type]
-    consumer._record_lag(RebalancedConsumer(), {KEPT: 6, REVOKED: 3})  # type: ignore[arg-type]
+    done = Done(
+        items=[],
+        written=[],
+        unchanged=0,
+        failed=[],
+        commit={(KEPT.topic, KEPT.partition): 7, (REVOKED.topic, REVOKED.partition): 4},
+    )
+    consumer._record_lag(RebalancedConsumer(), done)  # type: ignore[arg-type]
     lag = metrics.registry.get_sample_value(
         "enrich_consumer_lag_records", {"partition": str(KEPT.partition)}
     )

@@ -6,14 +6,20 @@ import time
 
 import pytest
 
-from newsflow_enrich.liveness import Liveness
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.stream.liveness import Liveness
 
 pytestmark = pytest.mark.unit
 
 
 def liveness(last_fetch: float, busy_since: float | None, lag: int | None) -> Liveness:
-    settings = Settings(liveness_stall_s=10, max_poll_interval_ms=60_000, batch_max=8)
+    settings = Settings(
+        liveness_stall_s=10,
+        max_poll_interval_ms=60_000,
+        batch_max=8,
+        batch_max_chars=100_000,
+        nlp_budget_s=10,
+    )
     watch = Liveness(
         settings, assigned=set, last_fetch=lambda: last_fetch, busy_since=lambda: busy_since
     )

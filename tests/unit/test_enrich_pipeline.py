@@ -10,17 +10,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsflow_enrich.consumer import classify
 from newsflow_enrich.nlp import Analysis, Document
+from newsflow_enrich.nlp.workers import NlpFailure, analyse
 from newsflow_enrich.pipeline import (
+    EventLimits,
     RecordRef,
-    dead_letter,
     enrich_article,
     merge_entities,
 )
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.store import CursorError, decode_cursor, encode_cursor
-from newsflow_enrich.workers import NlpFailure, analyse
+from newsflow_enrich.stream.batch import decode_records
+from newsflow_enrich.stream.deadletter import dead_letter
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,
@@ -87,11 +88,16 @@ ANALYSIS = Analysis(
 
 
 def test_enriched_event_carries_raw_fields_analysis_and_provenance() -> None:
-    raw = raw_event()
+    raw = raw_event().model_copy(update={"authors": ("Olha Kobylianska",), "tags": ("war",)})
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     item = enrich_article(raw, ANALYSIS, enriched_at=now, source="/newsflow/enrich")
     event = item.event
     assert event.article_id == raw.article_id
+    assert (event.canonical_url, event.authors, event.tags) == (
+        raw.canonical_url,
+        ("Olha Kobylianska",),
+        ("war",),
+    )
     assert event.raw_event_id == raw.event_id
     assert event.content_hash == raw.content_hash
     assert event.language == "en"
@@ -117,7 +123,8 @@ def test_outbox_message_is_the_wire_record() -> None:
     assert msg.topic == topics.ENRICHED
     assert msg.key == str(raw.article_id)
     assert decode(ArticleEnrichedEvent, msg.payload) == item.event
-    attrs = decode_headers([(k, v.encode()) for k, v in msg.headers])
+    assert all(isinstance(v, bytes) for _, v in msg.headers)
+    attrs = decode_headers(list(msg.headers))
     assert attrs.id == str(item.event.event_id)
     assert attrs.type == ArticleEnrichedEvent.EVENT_TYPE
     assert attrs.subject == str(raw.article_id)
@@ -164,19 +171,19 @@ def test_classify_separates_poison_from_good_records() -> None:
         ref(encode(good)[:100], offset=5),
         ref(encode(good), offset=6),
     ]
-    goods, poison = classify(records, max_bytes=len(encode(good)))
+    goods, poison = decode_records(records, max_bytes=len(encode(good)))
     assert [g.raw for g in goods] == [good]
     assert [p.ref.offset for p in poison] == [1, 2, 3, 4, 5]
-    goods, poison = classify([records[2]], max_bytes=100)
-    assert goods == [] and type(poison[0].error).__name__ == "OversizedRecordError"
+    assert all(p.stage == "decode" and p.attempts == 1 for p in poison)
+    goods, poison = decode_records([records[2]], max_bytes=100)
+    assert goods == [] and poison[0].reason == "record-too-large"
+    assert poison[0].error_class == "OversizedRecordError"
 
 
 def test_dead_letter_names_origin_and_error_in_value_and_headers() -> None:
     record = ref(b"\xff" * 300, offset=42)
-    [poison] = classify([record], max_bytes=10_000)[1]
-    value, headers = dead_letter(
-        record, poison.error, consumer_group="g", value_max_bytes=100, source="/enrich"
-    )
+    [poison] = decode_records([record], max_bytes=10_000)[1]
+    value, headers = dead_letter(poison, consumer_group="g", value_max_bytes=100, source="/enrich")
     event = decode(DeadLetterEvent, value)
     assert (event.original_topic, event.original_partition, event.original_offset) == (
         topics.RAW,
@@ -188,12 +195,14 @@ def test_dead_letter_names_origin_and_error_in_value_and_headers() -> None:
     assert base64.b64decode(event.original_value_b64) == b"\xff" * 100
     assert event.error_class == "UnicodeDecodeError"
     assert event.consumer_group == "g"
+    assert (event.reason, event.stage, event.attempts) == ("undecodable", "decode", 1)
     found = header_map(headers)
     assert found["dlq_original_topic"] == topics.RAW
     assert found["dlq_original_partition"] == "2"
     assert found["dlq_original_offset"] == "42"
     assert found["dlq_error_class"] == "UnicodeDecodeError"
     assert "UTF-8" in found["dlq_error_message"]
+    assert found["dlq_reason"] == "undecodable"
     assert found["ce_type"] == DeadLetterEvent.EVENT_TYPE
 
 
@@ -233,3 +242,17 @@ def test_settings_read_shared_and_prefixed_env(monkeypatch: pytest.MonkeyPatch) 
     assert settings.port == 9001
     assert settings.consumer_enabled is False
     assert settings.host == "127.0.0.1"
+
+
+def test_entity_names_and_stored_mentions_are_capped_but_counts_stay_true() -> None:
+    limits = EventLimits(max_mentions_per_entity=3, max_entity_name_chars=8)
+    mentions = tuple(Mention(start=i * 10, end=i * 10 + 4, text="Kyiv") for i in range(7))
+    long_name = "K" * 3000
+    entities = [
+        Entity(name=long_name, label="GPE", mentions=mentions, mention_count=7, salience=0.5),
+        Entity(name="K" * 2000, label="GPE", mentions=(), mention_count=2, salience=0.1),
+    ]
+    [merged] = merge_entities(entities, limits)
+    assert merged.name == "K" * 8
+    assert len(merged.mentions) == 3
+    assert merged.mention_count == 9

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from newsflow_enrich import store
 from newsflow_enrich.app import build_app
 from newsflow_enrich.settings import Settings
-from newsflow_local.stack import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.unit
 

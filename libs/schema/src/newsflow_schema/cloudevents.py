@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,8 +102,3 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> CloudE
         subject=found.get("ce_subject"),
         traceparent=traceparent if traceparent and is_valid_traceparent(traceparent) else None,
     )
-
-
-def new_traceparent() -> str:
-    """A fresh sampled W3C traceparent, for work that did not arrive with one."""
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"

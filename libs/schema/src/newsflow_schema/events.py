@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    PositiveInt,
     model_validator,
 )
 
@@ -157,8 +158,12 @@ class ArticleEnrichedEvent(Event):
     article_id: uuid.UUID
     raw_event_id: uuid.UUID
     url: str | None = None
+    # Additive within v1: what subscribers and the store need without the raw event.
+    canonical_url: str | None = None
     source: str | None = None
     title: str | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     published_at: UtcDatetime | None = None
     language: str | None = None
     content_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -190,6 +195,12 @@ class DeadLetterEvent(Event):
     error_class: NonEmptyStr
     error_message: str
     consumer_group: str | None = None
-
-
-EVENT_MODELS: tuple[type[Event], ...] = (ArticleRawEvent, ArticleEnrichedEvent, DeadLetterEvent)
+    reason: str | None = Field(
+        default=None,
+        description="Why it failed, machine-readable (the read API's failure reason), e.g. "
+        "nlp-worker-died, nlp-budget, nlp-error, db-rejected, event-too-large, undecodable.",
+    )
+    stage: str | None = Field(
+        default=None, description="Where it failed: decode, nlp, database or publish."
+    )
+    attempts: PositiveInt = Field(default=1, description="Attempts made before giving up.")

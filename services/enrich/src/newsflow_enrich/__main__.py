@@ -21,12 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     logs.configure("enrich", settings.log_level, json_lines=settings.log_format == "json")
     if args.command == "migrate":
-        from newsflow_enrich.migrate import upgrade
+        from newsflow_enrich.db.migrate import upgrade
 
         upgrade(settings.database_url, args.revision)
         return 0
     if args.command == "downgrade":
-        from newsflow_enrich.migrate import downgrade
+        from newsflow_enrich.db.migrate import downgrade
 
         downgrade(settings.database_url, args.revision)
         return 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,17 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsflow_enrich import store, viewer
-from newsflow_enrich.consumer import EnrichConsumer
-from newsflow_enrich.liveness import Liveness
-from newsflow_enrich.metrics import Metrics
-from newsflow_enrich.outbox import OutboxRelay
+from newsflow_enrich.nlp.workers import AnalysisRunner
+from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.workers import AnalysisRunner, ProcessPoolRunner
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance, Tone
 from newsflow_schema.logs import TraceMiddleware
 from newsflow_schema.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_openapi
@@ -171,27 +166,6 @@ def article_out(row: dict[str, Any]) -> ArticleOut:
 # --- wiring --------------------------------------------------------------------------
 
 
-def _log_exit(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("%s stopped by an unexpected error", task.get_name(), exc_info=exc)
-
-
-@dataclass
-class Runtime:
-    """What the lifespan started, for health checks and tests."""
-
-    settings: Settings
-    engine: AsyncEngine
-    metrics: Metrics
-    consumer: EnrichConsumer | None = None
-    relay: OutboxRelay | None = None
-    liveness: Liveness | None = None
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-
-
 def build_app(
     settings: Settings,
     *,
@@ -199,55 +173,17 @@ def build_app(
     nlp_factory: Callable[[Settings], AnalysisRunner] | None = None,
 ) -> FastAPI:
     """The enrich app; `engine` and `nlp_factory` replace the real ones (tests)."""
-    metrics = Metrics()
+    rt = Runtime(settings, engine=engine, nlp_factory=nlp_factory)
+    metrics = rt.metrics
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_engine = engine is None
-        db = engine if engine is not None else store.make_engine(settings)
-        runtime = Runtime(settings=settings, engine=db, metrics=metrics)
-        app.state.runtime = runtime
-        pool: ProcessPoolRunner | None = None
-        if settings.relay_enabled:
-            runtime.relay = OutboxRelay(settings, db, metrics)
-            runtime.tasks["relay"] = asyncio.create_task(runtime.relay.run(), name="relay")
-        if settings.consumer_enabled:
-            if nlp_factory is not None:
-                nlp = nlp_factory(settings)
-            else:
-                pool = ProcessPoolRunner(settings.nlp_config(), settings.workers)
-                nlp = pool
-            relay = runtime.relay
-            runtime.consumer = EnrichConsumer(
-                settings, db, nlp, metrics, on_commit=relay.notify if relay else lambda: None
-            )
-            runtime.tasks["consumer"] = asyncio.create_task(runtime.consumer.run(), name="consumer")
-            consumer = runtime.consumer
-            runtime.liveness = Liveness(
-                settings,
-                assigned=lambda: set(consumer.assigned),
-                last_fetch=lambda: consumer.last_fetch,
-                busy_since=lambda: consumer.busy_since,
-            )
-            runtime.tasks["liveness"] = asyncio.create_task(runtime.liveness.run(), name="liveness")
-        for task in runtime.tasks.values():
-            task.add_done_callback(_log_exit)
+        app.state.runtime = rt
+        await rt.start()
         try:
             yield
         finally:
-            # Order matters: the consumer stops first so the relay's final flush
-            # publishes the outbox rows of the consumer's last committed batch.
-            if runtime.consumer is not None:
-                await runtime.consumer.stop(runtime.tasks["consumer"])
-            if runtime.relay is not None:
-                await runtime.relay.stop(runtime.tasks["relay"])
-            if runtime.liveness is not None:
-                runtime.liveness.stop()
-                await runtime.tasks["liveness"]
-            if pool is not None:
-                await pool.close()
-            if own_engine:
-                await db.dispose()
+            await rt.stop()
 
     app = FastAPI(
         title="newsflow enrich",
@@ -346,30 +282,17 @@ def build_app(
     @app.get("/healthz", responses=problem_openapi(503))
     async def healthz(request: Request) -> Response:
         """Liveness: fails when the consumer has lag but fetched nothing for too long."""
-        liveness = runtime(request).liveness
-        if liveness is not None:
-            verdict = liveness.verdict()
-            if not verdict.alive:
-                return problem(503, "Consumer stalled", f"no progress: {verdict.describe()}")
+        alive, description = runtime(request).live()
+        if not alive:
+            return problem(503, "Consumer stalled", description)
         return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", responses=problem_openapi(503))
     async def readyz(request: Request) -> Response:
         rt = runtime(request)
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(store.ping(rt.engine), 2.0)
-            checks["database"] = "ok"
-        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
-        if rt.consumer is not None:
-            checks["consumer"] = "ok" if rt.consumer.started else "not connected to Kafka"
-        if rt.relay is not None:
-            checks["relay"] = "ok" if rt.relay.kafka_ok else "not connected to Kafka"
-        for name, task in rt.tasks.items():
-            if task.done():
-                checks[name] = "stopped"
-        if all(v == "ok" for v in checks.values()):
+        ready = await rt.ready()
+        checks = {name: "ok" if ok else _not_ready(rt, name) for name, ok in ready.items()}
+        if all(ready.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         return problem(503, "Service Unavailable", "not ready", checks=checks)
 
@@ -380,6 +303,13 @@ def build_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _not_ready(rt: Runtime, name: str) -> str:
+    task = rt.tasks.get(name)
+    if task is not None and task.done():
+        return "stopped"
+    return "unavailable" if name == "database" else "not connected to Kafka"
 
 
 def _title(status: int) -> str:

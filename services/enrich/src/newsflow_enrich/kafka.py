@@ -6,6 +6,8 @@ from aiokafka import AIOKafkaProducer
 
 from newsflow_enrich.settings import Settings
 
+REQUEST_OVERHEAD_BYTES = 64 * 1024
+
 
 def make_producer(settings: Settings, *, role: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
@@ -16,4 +18,7 @@ def make_producer(settings: Settings, *, role: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=5,
         request_timeout_ms=15_000,
+        # Set with the topics' max.message.bytes (at least this): an enriched event is cut
+        # to max_event_bytes, the rest is key, headers and batch framing.
+        max_request_size=settings.max_event_bytes + REQUEST_OVERHEAD_BYTES,
     )

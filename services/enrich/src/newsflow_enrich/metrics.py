@@ -40,6 +40,12 @@ class Metrics:
         self.dlq = Counter(
             "enrich_dlq_records_total", "Records sent to the dead-letter topic.", registry=r
         )
+        self.failures = Counter(
+            "newsflow_enrich_failures",
+            "Records that ended as failed (stored as failed and dead-lettered), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.transient_failures = Counter(
             "enrich_transient_failures_total",
             "Batches retried after a transient failure (database or Kafka down).",

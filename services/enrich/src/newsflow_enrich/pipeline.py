@@ -1,26 +1,22 @@
-"""Pure enrichment steps: raw event + analysis → enriched event, outbox message, dead letters."""
+"""Pure enrichment steps and their types: raw event + analysis → enriched event, outbox message."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from newsflow_enrich.nlp import Analysis, Document
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,
-    DeadLetterEvent,
     Entity,
     Mention,
     encode,
     encode_headers,
     topics,
 )
-
-Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +28,7 @@ class OutboxMessage:
     topic: str
     key: str
     payload: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +38,18 @@ class EnrichedArticle:
     raw: ArticleRawEvent
     event: ArticleEnrichedEvent
     message: OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """Bounds that keep an enriched event publishable and its rows indexable."""
+
+    # The relay producer's max_request_size and the topics' max.message.bytes.
+    max_event_bytes: int = 1_048_576
+    # Mentions stored (and published) per entity; mention_count stays the true count.
+    max_mentions_per_entity: int = 100
+    # Longest entity name kept: the (name, label) btree index refuses rows over ~2.7 KB.
+    max_entity_name_chars: int = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,45 @@ class StoredVersion:
 
     content_hash: str
     raw_event_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record's failed end state: what the failure row and the dead letter say."""
+
+    ref: RecordRef
+    reason: str
+    stage: str
+    detail: str
+    attempts: int = 1
+    raw: ArticleRawEvent | None = None
+    # The exception class behind it, for the dead letter (the reason when none).
+    error_class: str = ""
+
+    @property
+    def article_id(self) -> uuid.UUID | None:
+        """The article it was, from the event or else the record key (an article id)."""
+        if self.raw is not None:
+            return self.raw.article_id
+        try:
+            return uuid.UUID((self.ref.key or b"").decode("ascii"))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """What the store already holds of a batch's articles."""
+
+    stored: dict[uuid.UUID, StoredVersion] = field(default_factory=dict)
+    # Raw event ids already stored as failed: their redelivery is not tried again.
+    failed: frozenset[uuid.UUID] = frozenset()
+
+
+@dataclass(slots=True)
+class WriteResult:
+    written: list[uuid.UUID] = field(default_factory=list)
+    unchanged: list[uuid.UUID] = field(default_factory=list)
 
 
 def needs_enrichment(raw: ArticleRawEvent, stored: StoredVersion | None) -> bool:
@@ -89,10 +136,15 @@ def check_size(ref: RecordRef, max_bytes: int) -> None:
         )
 
 
-def merge_entities(entities: Iterable[Entity]) -> tuple[Entity, ...]:
-    """One entity per (name, label): the store keys mentions on that pair."""
+def merge_entities(
+    entities: Iterable[Entity], limits: EventLimits = EventLimits()
+) -> tuple[Entity, ...]:
+    """One entity per (name, label), names and stored mentions capped; counts stay true."""
     merged: dict[tuple[str, str], Entity] = {}
-    for entity in entities:
+    for found in entities:
+        entity = found
+        if len(found.name) > limits.max_entity_name_chars:
+            entity = found.model_copy(update={"name": found.name[: limits.max_entity_name_chars]})
         key = (entity.name, entity.label)
         seen = merged.get(key)
         if seen is None:
@@ -106,7 +158,11 @@ def merge_entities(entities: Iterable[Entity]) -> tuple[Entity, ...]:
             mention_count=seen.mention_count + entity.mention_count,
             salience=min(1.0, seen.salience + entity.salience),
         )
-    return tuple(merged.values())
+    cap = limits.max_mentions_per_entity
+    return tuple(
+        e if len(e.mentions) <= cap else e.model_copy(update={"mentions": e.mentions[:cap]})
+        for e in merged.values()
+    )
 
 
 def _unique_mentions(mentions: Iterable[Mention]) -> tuple[Mention, ...]:
@@ -117,18 +173,25 @@ def _unique_mentions(mentions: Iterable[Mention]) -> tuple[Mention, ...]:
 
 
 def enriched_event(
-    raw: ArticleRawEvent, analysis: Analysis, *, enriched_at: datetime
+    raw: ArticleRawEvent,
+    analysis: Analysis,
+    *,
+    enriched_at: datetime,
+    limits: EventLimits = EventLimits(),
 ) -> ArticleEnrichedEvent:
     return ArticleEnrichedEvent(
         article_id=raw.article_id,
         raw_event_id=raw.event_id,
         url=raw.url,
+        canonical_url=raw.canonical_url,
         source=raw.source,
         title=raw.title,
+        authors=raw.authors,
+        tags=raw.tags,
         published_at=raw.published_at,
         language=analysis.language or raw.language,
         content_hash=raw.content_hash,
-        entities=merge_entities(analysis.entities),
+        entities=merge_entities(analysis.entities, limits),
         quotes=analysis.quotes,
         stances=analysis.stances,
         tone=analysis.tone,
@@ -150,7 +213,7 @@ def outbox_message(
         topic=topics.ENRICHED,
         key=str(event.article_id),
         payload=encode(event),
-        headers=tuple((name, value.decode()) for name, value in headers),
+        headers=tuple(headers),
     )
 
 
@@ -161,53 +224,14 @@ def enrich_article(
     enriched_at: datetime,
     source: str,
     traceparent: str | None = None,
+    limits: EventLimits = EventLimits(),
 ) -> EnrichedArticle:
-    event = enriched_event(raw, analysis, enriched_at=enriched_at)
+    event = enriched_event(raw, analysis, enriched_at=enriched_at, limits=limits)
     return EnrichedArticle(
         raw=raw,
         event=event,
         message=outbox_message(event, source=source, traceparent=traceparent),
     )
-
-
-def dead_letter(
-    ref: RecordRef,
-    error: Exception,
-    *,
-    consumer_group: str | None,
-    value_max_bytes: int,
-    source: str,
-) -> tuple[bytes, Headers]:
-    """The DLQ record for a poison record: value (DeadLetterEvent) and headers."""
-    value = ref.value or b""
-    error_class = getattr(error, "error_class", None) or type(error).__name__
-    message = str(error)[:4000]
-    event = DeadLetterEvent(
-        original_topic=ref.topic,
-        original_partition=ref.partition,
-        original_offset=ref.offset,
-        original_key=ref.key.decode("utf-8", "replace") if ref.key is not None else None,
-        original_value_b64=base64.b64encode(value[:value_max_bytes]).decode("ascii"),
-        original_value_size=len(value),
-        original_value_truncated=len(value) > value_max_bytes,
-        error_class=error_class,
-        error_message=message,
-        consumer_group=consumer_group,
-    )
-    # Header values are for humans and tools such as kcat: keep them to one short line.
-    short = " ".join(message.split())[:1000]
-    headers = encode_headers(
-        event,
-        source=source,
-        extra=(
-            ("dlq_original_topic", ref.topic),
-            ("dlq_original_partition", str(ref.partition)),
-            ("dlq_original_offset", str(ref.offset)),
-            ("dlq_error_class", error_class),
-            ("dlq_error_message", short),
-        ),
-    )
-    return encode(event), headers
 
 
 def traceparent_of(headers: Sequence[tuple[str, bytes]]) -> str | None:

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsflow_enrich.nlp import NlpConfig
+from newsflow_enrich.pipeline import EventLimits
 
 
 class Settings(BaseSettings):
@@ -47,13 +48,38 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
 
     batch_max: int = Field(default=32, ge=1, description="Records per consumer batch at most.")
+    batch_max_chars: int = Field(
+        default=400_000,
+        ge=1,
+        description="Characters of article bodies per NLP batch at most (a batch always takes "
+        "at least one record): bounds the CPU one fetch holds.",
+    )
     batch_timeout_ms: int = Field(default=500, ge=1)
     max_record_bytes: int = Field(default=2_000_000, ge=1)
-    # Time one article may take through NLP at worst (the sample takes ~0.12 s; long
-    # articles and a loaded machine much more). Bounds max_poll_interval_ms below.
-    worst_article_s: float = Field(default=2.0, gt=0)
-    # Must exceed the worst batch (batch_max × worst_article_s, plus the write) or the
-    # group evicts the consumer mid-batch; checked below.
+    max_attempts: int = Field(
+        default=3, ge=1, description="Tries of one record (alone) before it ends as failed."
+    )
+    nlp_budget_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="NLP time one article may take: over it, retried without quotes and stance;"
+        " over it again, failed (nlp-budget). The stuck worker is killed.",
+    )
+    nlp_chars_per_s: float = Field(
+        default=10_000.0,
+        gt=0,
+        description="Planning figure for NLP throughput per worker (long articles measure "
+        "13,000-18,000 chars/s): with batch_max_chars, the expected CPU of one batch.",
+    )
+    max_event_bytes: int = Field(
+        default=1_048_576,
+        ge=10_000,
+        description="Largest enriched event: the relay producer's max_request_size; the "
+        "enriched topic's max.message.bytes must be at least this.",
+    )
+    max_mentions_per_entity: int = Field(default=100, ge=1)
+    # Must exceed the worst expected batch or the group evicts the consumer mid-batch;
+    # checked below. Isolation retries run longer; the consumer keeps polling meanwhile.
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     # A SIGKILLed replica's partitions move after session_timeout_ms; heartbeats every 3 s
     # tell the survivors of a rebalance within 3 s, and a live member whose heartbeats stall
@@ -88,14 +114,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _poll_interval_fits_the_worst_batch(self) -> Self:
-        worst_ms = self.batch_max * self.worst_article_s * 1000 / self.workers
+        # A full batch takes batch_max_chars / throughput; a record larger than that comes
+        # alone and is cut off at its budget.
+        batch_s = self.batch_max_chars / self.nlp_chars_per_s / self.workers
+        worst_ms = max(batch_s, self.nlp_budget_s) * 1000
         if self.max_poll_interval_ms < 2 * worst_ms:
             raise ValueError(
                 f"ENRICH_MAX_POLL_INTERVAL_MS={self.max_poll_interval_ms} is less than twice "
-                f"the worst batch ({worst_ms:.0f} ms = ENRICH_BATCH_MAX × ENRICH_WORST_ARTICLE_S"
-                " / ENRICH_WORKERS): raise it or lower ENRICH_BATCH_MAX"
+                f"the worst batch ({worst_ms:.0f} ms = max(ENRICH_BATCH_MAX_CHARS / "
+                "ENRICH_NLP_CHARS_PER_S / ENRICH_WORKERS, ENRICH_NLP_BUDGET_S)): raise it, or "
+                "lower ENRICH_BATCH_MAX_CHARS or ENRICH_NLP_BUDGET_S"
             )
         return self
+
+    def event_limits(self) -> EventLimits:
+        return EventLimits(
+            max_event_bytes=self.max_event_bytes,
+            max_mentions_per_entity=self.max_mentions_per_entity,
+        )
 
     def nlp_config(self) -> NlpConfig:
         return NlpConfig(spacy_model=self.spacy_model, batch_size=self.nlp_batch_size)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, literal, literal_column, select, update
 from sqlalchemy import cast as cast_
+from sqlalchemy import delete, func, literal, literal_column, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from newsflow_enrich.db.models import bands, fingerprints
 from newsflow_enrich.dedup.fingerprint import (
     MinHasher,
     containment,
@@ -25,10 +26,6 @@ from newsflow_enrich.dedup.fingerprint import (
     encode_signature,
     shingles,
 )
-from newsflow_enrich.models import ArticleBand, ArticleFingerprint
-
-fingerprints = cast(Table, ArticleFingerprint.__table__)
-bands = cast(Table, ArticleBand.__table__)
 
 
 @dataclass(frozen=True, slots=True)

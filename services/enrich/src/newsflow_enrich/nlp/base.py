@@ -17,6 +17,7 @@ class Document:
     body: str
     title: str | None = None
     language: str | None = None
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -175,7 +176,13 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(Text)
     # The exact bytes that go on the wire, so a republish after a crash is byte-identical.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    headers: Mapped[list[list[str]]] = mapped_column(JSONB)
+    # Header names and values exactly as sent (values are bytes on the wire), pairwise.
+    header_names: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), server_default=text("'{}'::text[]")
+    )
+    header_values: Mapped[list[bytes]] = mapped_column(
+        ARRAY(LargeBinary), server_default=text("'{}'::bytea[]")
+    )
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # A row the relay can never publish (the broker refuses it for good) is set aside with
@@ -265,3 +272,15 @@ class ArticleBand(Base):
     )
 
     __table_args__ = (Index("ix_article_bands_article_id", "article_id"),)
+
+
+# Core handles of the tables, for the statements of the write path and the read queries.
+articles = cast(Table, Article.__table__)
+entities = cast(Table, EntityRow.__table__)
+article_entities = cast(Table, ArticleEntity.__table__)
+quotes = cast(Table, QuoteRow.__table__)
+stances = cast(Table, StanceRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
+failures = cast(Table, ArticleFailure.__table__)
+fingerprints = cast(Table, ArticleFingerprint.__table__)
+bands = cast(Table, ArticleBand.__table__)

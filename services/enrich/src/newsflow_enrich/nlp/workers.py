@@ -1,10 +1,13 @@
-"""The NLP process pool: models load once per worker, batches run off the event loop."""
+"""The NLP process pool: models load once per worker, batches run off the event loop, in budget."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import multiprocessing
+import os
+import signal
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,7 +39,15 @@ class NlpError(ValueError):
 
 
 class NlpUnavailable(RuntimeError):
-    """The worker pool died (a worker was killed); the batch is retried on a fresh pool."""
+    """The worker pool cannot start (models fail to load): wait and retry, like an outage."""
+
+
+class NlpWorkerDied(RuntimeError):
+    """A worker died (SIGKILL, OOM kill, segfault) during these documents; the pool is replaced."""
+
+
+class NlpBudgetExceeded(RuntimeError):
+    """These documents ran past their time budget; the stuck workers were killed."""
 
 
 class AnalysisRunner(Protocol):
@@ -45,6 +56,27 @@ class AnalysisRunner(Protocol):
         ...
 
     async def enrich(self, docs: Sequence[Document]) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFaults:
+    """Test-only faults a worker obeys (ENRICH_CRASH_AT), matched on a marker in the body.
+
+    `kill_on`: the worker SIGKILLs itself on a document containing it (an OOM kill);
+    `slow_on`: the worker sleeps `slow_s` first (a pathological input).
+    """
+
+    kill_on: str = ""
+    slow_on: str = ""
+    slow_s: float = 3600.0
+
+    def obey(self, docs: Sequence[Document]) -> None:
+        if self.kill_on and any(self.kill_on in doc.body for doc in docs):
+            log.warning("fault injected: NLP worker SIGKILLs itself")
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.slow_on and any(self.slow_on in doc.body for doc in docs):
+            log.warning("fault injected: NLP worker stalls for %.0f s", self.slow_s)
+            time.sleep(self.slow_s)
 
 
 def analyse(enricher: Enricher, docs: Sequence[Document]) -> list[Outcome]:
@@ -64,26 +96,45 @@ def analyse(enricher: Enricher, docs: Sequence[Document]) -> list[Outcome]:
 
 
 _worker_enricher: Enricher | None = None
+_worker_faults: WorkerFaults = WorkerFaults()
 
 
-def _init_worker(config: NlpConfig) -> None:
-    global _worker_enricher
+def _init_worker(config: NlpConfig, faults: WorkerFaults) -> None:
+    global _worker_enricher, _worker_faults
     _worker_enricher = load_enricher(config)
+    _worker_faults = faults
 
 
 def _run_in_worker(docs: list[Document]) -> list[Outcome]:
     if _worker_enricher is None:
         raise RuntimeError("NLP worker was not initialised")
+    _worker_faults.obey(docs)
     return analyse(_worker_enricher, docs)
 
 
 class ProcessPoolRunner:
-    """Runs the enricher in `workers` processes; a batch is split across them."""
+    """Runs the enricher in `workers` processes; a batch is split across them.
 
-    def __init__(self, config: NlpConfig, workers: int) -> None:
+    Each document has `budget_s` of worker time: a chunk of n documents that has not
+    answered after n × budget_s has its workers killed and the pool replaced, so a stuck
+    worker never wedges the consumer. A fresh pool is warmed (models loaded) before the
+    clock starts, so loading never counts against a document's budget.
+    """
+
+    def __init__(
+        self,
+        config: NlpConfig,
+        workers: int,
+        *,
+        budget_s: float = 60.0,
+        faults: WorkerFaults | None = None,
+    ) -> None:
         self._config = config
         self._workers = workers
+        self._budget_s = budget_s
+        self._faults = faults or WorkerFaults()
         self._executor: ProcessPoolExecutor | None = None
+        self._warm = False
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -93,35 +144,63 @@ class ProcessPoolRunner:
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self._config,),
+                initargs=(self._config, self._faults),
             )
+            self._warm = False
         return self._executor
 
     async def warm_up(self) -> None:
         # Workers spawn on demand and load the model in their initializer: one small
         # document per worker, submitted together, starts them all.
+        pool = self._pool()
         doc = Document(key="warm-up", body="Warm-up text from Kyiv.")
-        await self.enrich([doc] * self._workers)
+        try:
+            await self._run(pool, [[doc]] * self._workers)
+        except BrokenProcessPool as exc:
+            self._discard(pool)
+            raise NlpUnavailable(f"NLP workers failed to start: {exc}") from exc
+        self._warm = True
 
     async def enrich(self, docs: Sequence[Document]) -> list[Outcome]:
         if not docs:
             return []
-        loop = asyncio.get_running_loop()
+        if not self._warm:
+            await self.warm_up()
         pool = self._pool()
         size = -(-len(docs) // self._workers)
         chunks = [list(docs[i : i + size]) for i in range(0, len(docs), size)]
+        started = time.monotonic()
         try:
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(pool, _run_in_worker, chunk) for chunk in chunks)
-            )
+            parts = await asyncio.wait_for(self._run(pool, chunks), self._budget_s * size)
         except BrokenProcessPool as exc:
             self._discard(pool)
-            raise NlpUnavailable(f"NLP worker pool died: {exc}") from exc
+            raise NlpWorkerDied(f"an NLP worker died: {exc or type(exc).__name__}") from exc
+        except TimeoutError as exc:
+            self._discard(pool, kill=True)
+            spent = time.monotonic() - started
+            raise NlpBudgetExceeded(
+                f"{len(docs)} document(s) took over {spent:.1f} s "
+                f"(budget {self._budget_s:g} s each); the workers were killed"
+            ) from exc
         return [outcome for part in parts for outcome in part]
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
+    async def _run(
+        self, pool: ProcessPoolExecutor, chunks: list[list[Document]]
+    ) -> list[list[Outcome]]:
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(
+            *(loop.run_in_executor(pool, _run_in_worker, chunk) for chunk in chunks)
+        )
+
+    def _discard(self, pool: ProcessPoolExecutor, *, kill: bool = False) -> None:
         if self._executor is pool:
             self._executor = None
+        if kill:
+            # A worker stuck in a regex or a model never reads the shutdown sentinel:
+            # only a signal frees its CPU. The executor exposes no other handle on it.
+            processes: dict[int, multiprocessing.Process] = getattr(pool, "_processes", {}) or {}
+            for process in list(processes.values()):
+                process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:

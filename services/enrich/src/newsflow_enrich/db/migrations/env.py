@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from newsflow_enrich.models import Base
+from newsflow_enrich.db.models import Base
 from newsflow_enrich.settings import Settings
 
 config = context.config

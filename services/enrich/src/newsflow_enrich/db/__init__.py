@@ -1,0 +1,1 @@
+"""PostgreSQL: the tables enrich owns, their migrations, and the write path."""
