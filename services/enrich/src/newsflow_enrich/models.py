@@ -265,3 +265,55 @@ class ArticleBand(Base):
     )
 
     __table_args__ = (Index("ix_article_bands_article_id", "article_id"),)
+
+
+class EntityTrend(Base):
+    """Mentions of an entity per hour and per day: what the trends API reads, never the
+    article tables, so a query costs the same at a thousand articles or a million."""
+
+    __tablename__ = "entity_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True
+    )
+    mentions: Mapped[int] = mapped_column(Integer)
+    articles: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("grain IN ('hour', 'day')", name="grain"),
+        Index("ix_entity_trends_entity", "grain", "entity_id", "bucket"),
+    )
+
+
+class StanceTrend(Base):
+    """Stances per holder, target and label, per hour and per day."""
+
+    __tablename__ = "stance_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    target: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stances: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint("grain IN ('hour', 'day')", name="grain"),
+        Index("ix_stance_trends_target", "grain", "target", "bucket"),
+    )
+
+
+class SpeakerTrend(Base):
+    """Quotes per speaker, per hour and per day."""
+
+    __tablename__ = "speaker_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    speaker: Mapped[str] = mapped_column(Text, primary_key=True)
+    quotes: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("grain IN ('hour', 'day')", name="grain"),)

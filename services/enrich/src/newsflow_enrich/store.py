@@ -25,6 +25,7 @@ from newsflow_enrich.models import (
 )
 from newsflow_enrich.pipeline import EnrichedArticle, StoredVersion
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.trends import rollup
 
 articles = cast(Table, Article.__table__)
 entities = cast(Table, EntityRow.__table__)
@@ -106,6 +107,7 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         "tone_polarity": tone.polarity if tone else None,
         "models": [m.model_dump(mode="json") for m in event.models],
     }
+    previously_at = await rollup.stored_at(conn, raw.article_id)
     stmt = insert(articles).values(**values)
     updated: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "article_id"}
     updated["version"] = articles.c.version + 1
@@ -126,6 +128,8 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         return False
 
     article_id = raw.article_id
+    if previously_at is not None:
+        await rollup.retract(conn, article_id, previously_at)
     for table in (article_entities, quotes, stances):
         await conn.execute(delete(table).where(table.c.article_id == article_id))
 
@@ -181,6 +185,7 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
                 for i, s in enumerate(event.stances)
             ],
         )
+    await rollup.add(conn, article_id)
     message = item.message
     await conn.execute(
         insert(outbox)
