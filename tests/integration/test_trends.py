@@ -100,7 +100,7 @@ async def _store(
     return raw.article_id
 
 
-async def test_top_entities_rank_by_mentions_with_a_point_per_bucket(engine: AsyncEngine) -> None:
+async def test_top_entities_rank_by_articles_with_a_point_per_bucket(engine: AsyncEngine) -> None:
     await _store(engine, published_at=DAY, entities=[("Kherson", "GPE", 3), ("Putin", "PERSON", 1)])
     await _store(
         engine,
@@ -118,13 +118,14 @@ async def test_top_entities_rank_by_mentions_with_a_point_per_bucket(engine: Asy
         hourly = await top_entities(
             conn, since=DAY, until=DAY + timedelta(days=1), grain="hour", limit=1
         )
+    # Ranked by articles, then mentions: Putin's 2 articles beat Zelensky's 4 mentions in 1.
     assert [(s.name, s.mentions, s.articles) for s in daily] == [
         ("Kherson", 5, 2),
-        ("Zelensky", 4, 1),
+        ("Putin", 3, 2),
     ]
     assert [(p.bucket, p.value) for p in daily[0].points] == [(DAY, 5)]
-    assert [s.name for s in people] == ["Zelensky", "Putin"]
-    assert [(p.bucket, p.value) for p in people[1].points] == [
+    assert [s.name for s in people] == ["Putin", "Zelensky"]
+    assert [(p.bucket, p.value) for p in people[0].points] == [
         (DAY, 1),
         (DAY + timedelta(days=1), 2),
     ]

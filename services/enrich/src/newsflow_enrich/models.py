@@ -284,6 +284,14 @@ class EntityTrend(Base):
     __table_args__ = (
         CheckConstraint("grain IN ('hour', 'day')", name="grain"),
         Index("ix_entity_trends_entity", "grain", "entity_id", "bucket"),
+        # The ranking's candidates: entities in at least BUSY_ARTICLES articles of a bucket.
+        Index(
+            "ix_entity_trends_busy",
+            "grain",
+            "bucket",
+            "entity_id",
+            postgresql_where=text("articles >= 16"),
+        ),
     )
 
 
