@@ -274,6 +274,66 @@ class ArticleBand(Base):
     __table_args__ = (Index("ix_article_bands_article_id", "article_id"),)
 
 
+class EntityTrend(Base):
+    """Mentions of an entity per hour and per day: what the trends API reads, never the
+    article tables, so a query costs the same at a thousand articles or a million."""
+
+    __tablename__ = "entity_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True
+    )
+    mentions: Mapped[int] = mapped_column(Integer)
+    articles: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("grain IN ('hour', 'day')", name="grain"),
+        Index("ix_entity_trends_entity", "grain", "entity_id", "bucket"),
+        # The ranking's candidates: entities in at least BUSY_ARTICLES articles of a bucket.
+        Index(
+            "ix_entity_trends_busy",
+            "grain",
+            "bucket",
+            "entity_id",
+            postgresql_where=text("articles >= 16"),
+        ),
+    )
+
+
+class StanceTrend(Base):
+    """Stances per holder, target and label, per hour and per day."""
+
+    __tablename__ = "stance_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    target: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stances: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint("grain IN ('hour', 'day')", name="grain"),
+        Index("ix_stance_trends_target", "grain", "target", "bucket"),
+    )
+
+
+class SpeakerTrend(Base):
+    """Quotes per speaker, per hour and per day."""
+
+    __tablename__ = "speaker_trends"
+
+    grain: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    speaker: Mapped[str] = mapped_column(Text, primary_key=True)
+    quotes: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("grain IN ('hour', 'day')", name="grain"),)
+
+
 # Core handles of the tables, for the statements of the write path and the read queries.
 articles = cast(Table, Article.__table__)
 entities = cast(Table, EntityRow.__table__)

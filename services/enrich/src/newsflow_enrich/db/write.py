@@ -28,6 +28,7 @@ from newsflow_enrich.pipeline import (
     Versions,
     WriteResult,
 )
+from newsflow_enrich.trends import rollup
 from newsflow_schema import ArticleRawEvent
 
 
@@ -114,14 +115,19 @@ async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> bool:
 
 
 async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
+    article_id = item.raw.article_id
+    # Read before the upsert moves it: the stored version counts in the trends at this time.
+    counted_at = await rollup.stored_at(conn, article_id)
     if not await _upsert_article(conn, item):
         return False
-    article_id = item.raw.article_id
+    if counted_at is not None:
+        await rollup.retract(conn, article_id, counted_at)
     for table in (article_entities, quotes, stances, failures):
         # The failure row too: a successful write ends the article's failed state.
         await conn.execute(delete(table).where(table.c.article_id == article_id))
     await _insert_entities(conn, item)
     await _insert_quotes_and_stances(conn, item)
+    await rollup.add(conn, article_id)
     await _insert_outbox(conn, item)
     return True
 
