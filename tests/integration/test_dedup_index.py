@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newsflow_enrich.db.migrate import upgrade
-from newsflow_enrich.db.models import articles
+from newsflow_enrich.db.models import articles, fingerprints
 from newsflow_enrich.dedup.fingerprint import MinHasher
-from newsflow_enrich.dedup.index import Assignment, assign, cluster_of, fingerprints
+from newsflow_enrich.dedup.index import Assignment, assign, cluster_of
 from tests.infra import create_database, drop_database
 
 pytestmark = pytest.mark.integration
