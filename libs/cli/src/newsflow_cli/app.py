@@ -75,6 +75,10 @@ def configure(
     ingest_url: Annotated[
         str | None, typer.Option(help="Ingest base URL (env NEWSFLOW_INGEST_URL).")
     ] = None,
+    read_api_key: Annotated[
+        str | None,
+        typer.Option(help="Read API key (env NEWSFLOW_READ_API_KEY).", show_default=False),
+    ] = None,
     read_url: Annotated[
         str | None, typer.Option(help="Read API (enrich) base URL (env NEWSFLOW_READ_URL).")
     ] = None,
@@ -88,6 +92,7 @@ def configure(
     overrides: dict[str, Any] = {
         "ingest_url": ingest_url,
         "read_url": read_url,
+        "read_api_key": read_api_key,
         "kafka_bootstrap_servers": bootstrap,
         "api_key": api_key,
     }
@@ -401,18 +406,25 @@ def show(
         raise _fail(f"{article_id!r} is not an article id (a UUID)", EXIT_REJECTED) from None
     url = f"{settings.read_url.rstrip('/')}/v1/articles/{ident}"
     try:
-        response = httpx.get(url, timeout=settings.http_timeout_s)
+        response = httpx.get(url, timeout=settings.http_timeout_s, headers=settings.read_headers())
     except httpx.TransportError as exc:
         raise _fail(f"cannot reach the read API at {settings.read_url}: {exc!r}") from None
     if response.status_code == 404:
         raise _fail(f"article {ident} is not enriched (yet), or unknown", EXIT_REJECTED)
+    if response.status_code == 401:
+        raise _fail("the read API needs a key: set NEWSFLOW_READ_API_KEY", EXIT_UNAVAILABLE)
     if response.status_code != 200:
         raise _fail(f"the read API answered {response.status_code}: {response.text[:300]}")
     data: dict[str, Any] = response.json()
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
-    _out().print(render.article(render.ArticleView.from_api(data)))
+    out = _out()
+    failure = data.get("failure")
+    if failure:
+        out.print(render.failure(failure))
+    if data.get("body") is not None:
+        out.print(render.article(render.ArticleView.from_api(data)))
 
 
 # --- replay --------------------------------------------------------------------------

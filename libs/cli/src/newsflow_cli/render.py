@@ -228,6 +228,18 @@ def article(view: ArticleView) -> Group:
     return Group(*head, Text(), entities, quotes, stances)
 
 
+def failure(data: dict[str, Any]) -> Panel:
+    """Why the read API says an article failed (its `failure` object)."""
+    text = Text.assemble(
+        ("failed", "bold red"),
+        f" ({data.get('reason')}, stage {data.get('stage')}, {data.get('attempts')} attempt(s), ",
+        f"{data.get('failed_at')})\n",
+        str(data.get("detail") or ""),
+        "\nFix the cause, then `newsflow dlq redrive ID`.",
+    )
+    return Panel(text, title="Enrichment failed", border_style="red")
+
+
 def rejections(rows: Sequence[tuple[str, str]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("input", overflow="fold")

@@ -46,9 +46,14 @@ async def list_articles(
 ) -> AsyncIterator[dict[str, Any]]:
     """Stored article summaries received in [since, until), newest first, all pages."""
     url = settings.read_url.rstrip("/") + "/v1/articles"
-    params: dict[str, str | int] = {"since": since.isoformat(), "limit": PAGE_SIZE}
+    # Replay re-enriches what is stored as enriched; a failed article is redriven instead.
+    params: dict[str, str | int] = {
+        "since": since.isoformat(),
+        "limit": PAGE_SIZE,
+        "status": "enriched",
+    }
     while True:
-        response = await client.get(url, params=params)
+        response = await client.get(url, params=params, headers=settings.read_headers())
         response.raise_for_status()
         page = response.json()
         for item in page["items"]:
@@ -132,9 +137,11 @@ async def replay(
             base = settings.read_url.rstrip("/")
             for summary in summaries:
                 article_id = summary["article_id"]
-                response = await client.get(f"{base}/v1/articles/{article_id}")
-                if response.status_code == 404:
-                    # Listed but no longer readable as enriched: nothing to replay.
+                response = await client.get(
+                    f"{base}/v1/articles/{article_id}", headers=settings.read_headers()
+                )
+                if response.status_code == 404 or response.json().get("status") != "enriched":
+                    # Listed but no longer enriched (gone, or failed since): nothing to replay.
                     report.gone.append(article_id)
                     on_progress()
                     continue
