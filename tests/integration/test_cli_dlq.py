@@ -116,6 +116,10 @@ def test_list_show_and_redrive_one_record(kafka_bootstrap: str) -> None:
     assert listed.exit_code == 0, listed.output
     assert article in listed.output and "1 record on the DLQ" in listed.output
 
+    recent = cli(kafka_bootstrap, "list", "--reason", reason, "--since", "1h", "--json")
+    assert recent.exit_code == 0 and article in recent.output
+    assert cli(kafka_bootstrap, "list", "--since", "not-a-time").exit_code == 1
+
     shown = cli(kafka_bootstrap, "show", article)
     assert shown.exit_code == 0, shown.output
     assert reason in shown.output and "over the 30 s budget" in shown.output

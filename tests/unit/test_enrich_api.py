@@ -280,3 +280,10 @@ def test_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENRICH_API_KEYS", " , ")
     with pytest.raises(ValueError, match="ENRICH_API_KEYS"):
         Settings()
+
+
+async def test_a_non_ascii_key_matches_the_bytes_sent(store: FakeReadStore) -> None:
+    async for c in serve(build_app(settings(api_keys="clé-ünï"), store=store)):
+        sent = {b"X-API-Key": "clé-ünï".encode()}
+        assert (await c.get("/v1/entities", headers=sent)).status_code == 200
+        assert (await c.get("/v1/entities", headers={"X-API-Key": "cle"})).status_code == 401

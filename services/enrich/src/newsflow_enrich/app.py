@@ -55,7 +55,7 @@ def build_app(
     )
     app.state.runtime = runtime
     app.state.read_store = store if store is not None else PgReadStore(runtime.engine)
-    app.state.access = Access(tuple(k.encode() for k in sorted(settings.api_key_set())))
+    app.state.access = Access.of(settings.api_key_set())
     app.add_middleware(TraceMiddleware)
     install_problem_handlers(app, retry_after_s=settings.retry_after_s)
     app.include_router(routes.router)

@@ -21,12 +21,18 @@ class Access:
 
     keys: tuple[bytes, ...]
 
+    @classmethod
+    def of(cls, keys: frozenset[str]) -> Access:
+        return cls(tuple(k.encode("utf-8") for k in sorted(keys)))
+
     def allows(self, presented: str | None) -> bool:
         if not self.keys:
             return True
         if presented is None:
             return False
-        given = presented.encode("utf-8", "surrogatepass")
+        # Starlette decodes header bytes as latin-1: encoding back gives the bytes sent, which
+        # match a UTF-8 key from the environment byte for byte.
+        given = presented.encode("latin-1", "replace")
         # Every key is compared, in constant time each, so timing tells nothing about which
         # key came close.
         matched = False
