@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
@@ -534,6 +535,10 @@ async def test_poison_records_go_to_the_dlq_once_and_the_next_record_is_processe
             )
             == "db-rejected/database"
         )
+        failures_total = p.runtime.metrics.registry.get_sample_value(
+            "newsflow_enrich_failures_total", {"reason": "db-rejected"}
+        )
+        assert failures_total == 1
         assert {decode(DeadLetterEvent, r.value).reason for r in dead} >= {
             "schema-invalid",
             "record-too-large",
@@ -860,3 +865,54 @@ async def test_article_list_pages_by_keyset_and_filters_by_entity_label_and_stan
 
             entities = (await client.get("/v1/entities", params={"q": unique.lower()})).json()
             assert entities["items"] == [{"name": unique, "label": "PERSON", "article_count": 5}]
+
+
+async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_is_published(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    engine = create_async_engine(database_url)
+    enricher = KeywordEnricher()
+    raws = [raw_event(f"Dispatch {i} from Kherson by Lesya Ukrainka.") for i in range(4)]
+    items = [
+        enrich_article(r, a, enriched_at=datetime.now(UTC), source="/test")
+        for r, a in zip(
+            raws, enricher.enrich([Document(key="x", body=r.body) for r in raws]), strict=True
+        )
+    ]
+    # The second row is over what the producer may send: the broker would refuse it for good.
+    big = dataclasses.replace(items[1].message, payload=b"x" * 200_000)
+    items[1] = dataclasses.replace(items[1], message=big)
+    settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, max_event_bytes=20_000)
+    producer = make_producer(settings, role="refused")
+    try:
+        await store_batch(engine, items)
+        await producer.start()
+        while await relay_once(engine, producer, limit=10):
+            pass
+        async with engine.connect() as conn:
+            rows = {
+                row.article_id: row
+                for row in await conn.execute(
+                    text(
+                        "SELECT article_id, published_at, failed_at, failure FROM outbox"
+                        " WHERE article_id = ANY(:ids)"
+                    ),
+                    {"ids": [r.article_id for r in raws]},
+                )
+            }
+        refused = rows[raws[1].article_id]
+        assert refused.published_at is None and refused.failed_at is not None
+        assert "MessageSizeTooLarge" in refused.failure
+        for r in (raws[0], raws[2], raws[3]):
+            assert rows[r.article_id].published_at is not None
+            assert rows[r.article_id].failed_at is None
+        keys = {str(r.article_id).encode(): r for r in (raws[0], raws[2], raws[3])}
+        records = [r for r in await read_topic(kafka_bootstrap, topics.ENRICHED) if r.key in keys]
+        assert sorted(r.key for r in records) == sorted(keys)
+        # The headers went out exactly as the outbox stored them.
+        sent = {i.message.key.encode(): i.message.headers for i in items}
+        for record in records:
+            assert tuple(record.headers) == sent[record.key]
+    finally:
+        await producer.stop()
+        await engine.dispose()

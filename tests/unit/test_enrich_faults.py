@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from newsflow_enrich.faults import CrashPoints, CrashSpecError
+from newsflow_enrich.nlp import Document
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +40,19 @@ def test_fires_on_the_nth_pass_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_specs_are_refused_with_the_valid_points(spec: str) -> None:
     with pytest.raises(CrashSpecError, match="after-db-commit"):
         CrashPoints(spec)
+
+
+def test_marker_points_reach_the_nlp_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    kills: list[int] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: kills.append(sig))
+    faults = CrashPoints("nlp-kill-on:zq-kill, after-db-commit:2").worker_faults()
+    assert (faults.kill_on, faults.slow_on) == ("zq-kill", "")
+    faults.obey([Document(key="a", body="an ordinary article")])
+    assert kills == []
+    faults.obey([Document(key="b", body="this one says zq-kill somewhere")])
+    assert kills == [signal.SIGKILL]
+
+
+def test_a_marker_point_needs_its_marker() -> None:
+    with pytest.raises(CrashSpecError):
+        CrashPoints("nlp-kill-on")

@@ -1,4 +1,4 @@
-"""Pure enrichment steps: raw event + analysis → enriched event, outbox message, dead letters."""
+"""Pure enrichment steps and their types: raw event + analysis → enriched event, outbox message."""
 
 from __future__ import annotations
 

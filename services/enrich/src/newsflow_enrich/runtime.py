@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newsflow_enrich.db import engine as db_engine
+from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp.workers import AnalysisRunner, ProcessPoolRunner
@@ -132,7 +133,7 @@ class Runtime:
         try:
             await asyncio.wait_for(db_engine.ping(self.engine), PING_TIMEOUT_S)
             checks["database"] = True
-        except Exception as exc:  # noqa: BLE001 - any failure to answer means not ready
+        except INFRASTRUCTURE as exc:
             log.debug("readiness: database ping failed: %r", exc)
             checks["database"] = False
         if self.consumer is not None:

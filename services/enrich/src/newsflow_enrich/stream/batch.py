@@ -66,6 +66,17 @@ class BuiltArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch past NLP: what the second half needs to write and fail it."""
+
+    records: list[RecordRef]
+    good: int
+    todo: list[_Good]
+    analyses: dict[Key, Analysis]
+    failed: list[Failure]
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The batch reached its end states: commit `commit` (next offset per partition)."""
 
@@ -215,37 +226,49 @@ class BatchHandler:
         self._decided: dict[Key, Failure] = {}
 
     async def handle(self, records: Sequence[RecordRef]) -> Done | Retry:
+        """Both halves at once: prepare, then finish."""
+        prepared = await self.prepare(records)
+        if isinstance(prepared, Retry):
+            return prepared
+        return await self.finish(prepared)
+
+    async def prepare(self, records: Sequence[RecordRef]) -> Prepared | Retry:
+        """The first half: decode, look up stored versions, NLP (with isolation)."""
         try:
-            done = await self._handle(records)
+            good, failed = decode_records(records, self._limits.max_record_bytes)
+            versions = await self._call("database", self._store.versions([g.raw for g in good]))
+            todo = [
+                g
+                for g in good
+                if g.raw.event_id not in versions.failed
+                and needs_enrichment(g.raw, versions.stored.get(g.raw.article_id))
+            ]
+            analyses, nlp_failed = await self._analyse(todo)
         except _Outage as outage:
             return Retry(outage.stage, outage.error)
-        self._analyses.clear()
-        self._attempts.clear()
-        self._decided.clear()
-        return done
+        return Prepared(list(records), len(good), todo, analyses, [*failed, *nlp_failed])
 
-    async def _handle(self, records: Sequence[RecordRef]) -> Done:
-        good, failed = decode_records(records, self._limits.max_record_bytes)
-        versions = await self._call("database", self._store.versions([g.raw for g in good]))
-        todo = [
-            g
-            for g in good
-            if g.raw.event_id not in versions.failed
-            and needs_enrichment(g.raw, versions.stored.get(g.raw.article_id))
-        ]
-        analyses, nlp_failed = await self._analyse(todo)
-        failed.extend(nlp_failed)
-        items, too_large = self._build(todo, analyses)
-        failed.extend(too_large)
-        result, rejected = await self._write(items)
-        failed.extend(rejected)
-        await self._fail(failed)
+    async def finish(self, prepared: Prepared) -> Done | Retry:
+        """The second half: build the events, write, store failures, dead-letter."""
+        try:
+            items, too_large = self._build(prepared.todo, prepared.analyses)
+            result, rejected = await self._write(items)
+            failed = [*prepared.failed, *too_large, *rejected]
+            await self._fail(failed)
+        except _Outage as outage:
+            return Retry(outage.stage, outage.error)
+        # What was kept for a refetch of these records is not needed any more; other
+        # batches' entries stay (a later batch may be half done).
+        for g in prepared.todo:
+            self._analyses.pop(g.key, None)
+            self._attempts.pop(g.key, None)
+            self._decided.pop(g.key, None)
         return Done(
             items=items,
             written=result.written,
-            unchanged=len(good) - len(todo) + len(result.unchanged),
+            unchanged=prepared.good - len(prepared.todo) + len(result.unchanged),
             failed=failed,
-            commit=next_offsets(records),
+            commit=next_offsets(prepared.records),
         )
 
     async def _call(self, stage: str, work: Awaitable[T]) -> T:
@@ -273,10 +296,13 @@ class BatchHandler:
         for g in pending:
             if g.key not in self._analyses:
                 await self._analyse_alone(g)
+        analyses: dict[Key, Analysis] = {}
         for g in todo:
             if g.key in self._decided:
                 failed.append(self._decided[g.key])
-        return self._analyses, failed
+            elif g.key in self._analyses:
+                analyses[g.key] = self._analyses[g.key]
+        return analyses, failed
 
     async def _analyse_alone(self, g: _Good) -> None:
         """Retry one record on its own until it succeeds or its attempts run out."""
@@ -341,7 +367,7 @@ class BatchHandler:
         limit = self._limits.event.max_event_bytes
         for g in todo:
             analysis = analyses.get(g.key)
-            if analysis is None or g.key in self._decided:
+            if analysis is None:
                 continue
             item = enrich_article(
                 g.raw,

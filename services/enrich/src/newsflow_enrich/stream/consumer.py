@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,8 @@ from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
-from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable
+from newsflow_enrich.nlp import Document
+from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable, Outcome
 from newsflow_enrich.pipeline import RecordRef, traceparent_of
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.stream.batch import (
@@ -49,6 +51,27 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(str(tp) for tp in assigned))
         self._owner.assigned.update(assigned)
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    refs: list[RecordRef]
+    task: asyncio.Task[Done | Retry]
+
+
+class _TimedAnalyser:
+    """The NLP runner, with the wall time of each call in `enrich_nlp_seconds`."""
+
+    def __init__(self, nlp: AnalysisRunner, metrics: Metrics) -> None:
+        self._nlp = nlp
+        self._metrics = metrics
+
+    async def enrich(self, docs: Sequence[Document]) -> list[Outcome]:
+        started = time.perf_counter()
+        try:
+            return await self._nlp.enrich(docs)
+        finally:
+            self._metrics.nlp_seconds.observe(time.perf_counter() - started)
 
 
 class SystemClock:
@@ -91,7 +114,7 @@ class EnrichConsumer:
         self._backoff = settings.retry_backoff_initial_s
         self._handler = BatchHandler(
             store=PgStore(engine, crash=self._crash),
-            analyser=nlp,
+            analyser=_TimedAnalyser(nlp, metrics),
             dead_letters=KafkaDeadLetters(settings, lambda: self._dlq, metrics),
             clock=SystemClock(),
             limits=Limits(
@@ -108,6 +131,8 @@ class EnrichConsumer:
         self.busy_since: float | None = None
         self.started = False
         self.batches_committed = 0
+        # The batch whose writes run while the next one is in NLP.
+        self._writing: _Writing | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -132,7 +157,13 @@ class EnrichConsumer:
                     await self._pause()
             while not self._stopping.is_set():
                 await self._poll_once()
+            # The last batch being written is committed before the consumer leaves.
+            await self._settle()
         finally:
+            writing, self._writing = self._writing, None
+            if writing is not None:
+                writing.task.cancel()
+                await asyncio.gather(writing.task, return_exceptions=True)
             await self._close()
 
     async def stop(self, task: asyncio.Task[None]) -> None:
@@ -193,14 +224,18 @@ class EnrichConsumer:
             )
         except KafkaError as exc:
             log.warning("fetch failed, retrying: %r", exc)
+            await self._settle()
             await self._pause()
             return
         if not batch or self._stopping.is_set():
+            # Nothing new: the batch being written is committed now, not with the next one.
             # Stopping: records fetched now are left uncommitted for the next owner.
+            await self._settle()
             return
         self.last_fetch = time.monotonic()
         if self._crash.reached("stall-fetch"):
             # Wedged on purpose (fault tests): fetch nothing more until shutdown.
+            await self._settle()
             await self._stopping.wait()
             return
         self.busy_since = time.monotonic()
@@ -212,27 +247,53 @@ class EnrichConsumer:
 
     async def process(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-    ) -> bool:
-        """Process one fetched batch; True when its offsets were committed."""
+    ) -> None:
+        """Prepare this batch (NLP) while the previous one is written, then hand it on.
+
+        At most two batches are in hand: one in NLP, one being written. Offsets are
+        committed in batch order (the previous batch settles before this one is written),
+        and when either meets an outage both are fetched again from the older one's start.
+        """
         refs, rest = split_by_size(record_refs(batch), self._settings.batch_max_chars)
         # What does not fit the size bound is fetched again for the next batch.
         _seek_to_first(consumer, rest)
         self._metrics.batch_size.observe(len(refs))
         async with self._polling_kept_up(consumer):
-            outcome = await self._handler.handle(refs)
-        if isinstance(outcome, Retry):
-            self._retry_later(consumer, refs, outcome)
+            prepared = await self._handler.prepare(refs)
+        previous = self._writing
+        if not await self._settle():
+            # The older batch meets an outage: this one, fetched after it, goes back too.
+            assert previous is not None
+            _seek_to_first(consumer, [*previous.refs, *refs])
             await self._pause()
+            return
+        if isinstance(prepared, Retry):
+            self._retry_later(consumer, refs, prepared)
+            await self._pause()
+            return
+        task = asyncio.create_task(self._handler.finish(prepared), name="write-batch")
+        self._writing = _Writing(refs, task)
+
+    async def _settle(self) -> bool:
+        """Wait for the batch being written and commit it; False when it met an outage."""
+        writing, self._writing = self._writing, None
+        if writing is None:
+            return True
+        outcome = await writing.task
+        consumer = self._consumer
+        assert consumer is not None
+        if isinstance(outcome, Retry):
+            self._retry_later(consumer, writing.refs, outcome)
             return False
         self._backoff = self._settings.retry_backoff_initial_s
         self._account(outcome)
         if outcome.written:
             self._crash.reached("after-db-commit")
-        committed = await self._commit(consumer, outcome)
+        await self._commit(consumer, outcome)
         self._record_lag(consumer, outcome)
         if outcome.written:
             self._on_commit()
-        return committed
+        return True
 
     def _retry_later(self, consumer: AIOKafkaConsumer, refs: list[RecordRef], retry: Retry) -> None:
         self._metrics.transient_failures.labels(stage=retry.stage).inc()
@@ -255,29 +316,14 @@ class EnrichConsumer:
         batch that isolates a failing record may take longer than that. Paused polls fetch
         nothing and keep the member in the group.
         """
-        task = asyncio.create_task(self._keep_polling(consumer), name="keep-polling")
+        interval = self._settings.max_poll_interval_ms / 1000 / 4
+        task = asyncio.create_task(keep_polling(consumer, interval), name="keep-polling")
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             consumer.resume(*consumer.paused())
-
-    async def _keep_polling(self, consumer: AIOKafkaConsumer) -> None:
-        interval = self._settings.max_poll_interval_ms / 1000 / 4
-        while True:
-            await asyncio.sleep(interval)
-            consumer.pause(*consumer.assignment())
-            try:
-                stray = await consumer.getmany(timeout_ms=0)
-            except KafkaError as exc:
-                log.debug("keep-alive poll failed: %r", exc)
-                continue
-            # A partition assigned during the batch was not paused yet: its records are
-            # not ours to handle now, so they are fetched again after the batch.
-            for tp, records in stray.items():
-                if records:
-                    consumer.seek(tp, records[0].offset)
 
     def _account(self, done: Done) -> None:
         m = self._metrics
@@ -337,6 +383,23 @@ class EnrichConsumer:
                 self._metrics.consumer_lag.labels(partition=str(partition)).set(
                     max(0, highwater - next_offset)
                 )
+
+
+async def keep_polling(consumer: AIOKafkaConsumer, interval: float) -> None:
+    """Every `interval`, pause every assigned partition and poll: the member stays alive."""
+    while True:
+        await asyncio.sleep(interval)
+        consumer.pause(*consumer.assignment())
+        try:
+            stray = await consumer.getmany(timeout_ms=0)
+        except KafkaError as exc:
+            log.debug("keep-alive poll failed: %r", exc)
+            continue
+        # A partition assigned during the batch was not paused yet: its records are
+        # not ours to handle now, so they are fetched again after the batch.
+        for tp, records in stray.items():
+            if records:
+                consumer.seek(tp, records[0].offset)
 
 
 def _seek_to_first(consumer: AIOKafkaConsumer, refs: Sequence[RecordRef]) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
+from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Liveness:
                 self._lag = await asyncio.wait_for(
                     self._measure(), timeout=self._settings.liveness_check_s
                 )
-            except (KafkaError, OSError, TimeoutError) as exc:
+            except INFRASTRUCTURE as exc:
                 # The broker being away is not the consumer's fault: keep the last reading.
                 log.debug("liveness: lag not measured: %r", exc)
             with contextlib.suppress(TimeoutError):
