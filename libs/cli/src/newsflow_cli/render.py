@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from newsflow_cli.articles import ApiArticle
 from newsflow_schema import ArticleEnrichedEvent, Entity, ModelInfo, Quote, Stance, Tone
 
 LABEL_STYLES = {
@@ -67,24 +68,24 @@ class ArticleView:
         )
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> ArticleView:
-        """From the read API's GET /v1/articles/{id} JSON."""
-        tone = data.get("tone")
+    def from_api(cls, data: dict[str, Any] | ApiArticle) -> ArticleView:
+        """From the read API's GET /v1/articles/{id} JSON (or its parsed form)."""
+        a = data if isinstance(data, ApiArticle) else ApiArticle.model_validate(data)
         return cls(
-            article_id=uuid.UUID(data["article_id"]),
-            title=data.get("title"),
-            source=data.get("source"),
-            url=data.get("url"),
-            published_at=_when(data.get("published_at")),
-            language=data.get("language"),
-            entities=tuple(Entity.model_validate(e) for e in data.get("entities", [])),
-            quotes=tuple(Quote.model_validate(q) for q in data.get("quotes", [])),
-            stances=tuple(Stance.model_validate(s) for s in data.get("stances", [])),
-            tone=Tone.model_validate(tone) if tone else None,
-            models=tuple(ModelInfo.model_validate(m) for m in data.get("models", [])),
-            body=data.get("body"),
-            version=data.get("version"),
-            enriched_at=_when(data.get("enriched_at")),
+            article_id=a.article_id,
+            title=a.title,
+            source=a.source,
+            url=a.url,
+            published_at=a.published_at,
+            language=a.language,
+            entities=a.entities,
+            quotes=a.quotes,
+            stances=a.stances,
+            tone=a.tone,
+            models=a.models,
+            body=a.body,
+            version=a.version,
+            enriched_at=a.enriched_at,
         )
 
 
@@ -226,6 +227,18 @@ def article(view: ArticleView) -> Group:
             Text(_evidence(view, s)),
         )
     return Group(*head, Text(), entities, quotes, stances)
+
+
+def failure(data: dict[str, Any]) -> Panel:
+    """Why the read API says an article failed (its `failure` object)."""
+    text = Text.assemble(
+        ("failed", "bold red"),
+        f" ({data.get('reason')}, stage {data.get('stage')}, {data.get('attempts')} attempt(s), ",
+        f"{data.get('failed_at')})\n",
+        str(data.get("detail") or ""),
+        "\nFix the cause, then `newsflow dlq redrive ID`.",
+    )
+    return Panel(text, title="Enrichment failed", border_style="red")
 
 
 def rejections(rows: Sequence[tuple[str, str]], title: str) -> Table:

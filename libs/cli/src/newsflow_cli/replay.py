@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from newsflow_cli.articles import ApiArticle
 from newsflow_cli.settings import Settings
 from newsflow_schema import ArticleRawEvent, OriginalContent, encode, encode_headers, topics
 
@@ -46,9 +46,14 @@ async def list_articles(
 ) -> AsyncIterator[dict[str, Any]]:
     """Stored article summaries received in [since, until), newest first, all pages."""
     url = settings.read_url.rstrip("/") + "/v1/articles"
-    params: dict[str, str | int] = {"since": since.isoformat(), "limit": PAGE_SIZE}
+    # Replay re-enriches what is stored as enriched; a failed article is redriven instead.
+    params: dict[str, str | int] = {
+        "since": since.isoformat(),
+        "limit": PAGE_SIZE,
+        "status": "enriched",
+    }
     while True:
-        response = await client.get(url, params=params)
+        response = await client.get(url, params=params, headers=settings.read_headers())
         response.raise_for_status()
         page = response.json()
         for item in page["items"]:
@@ -63,28 +68,29 @@ async def list_articles(
         params["cursor"] = cursor
 
 
-def raw_event_for(article: dict[str, Any]) -> ArticleRawEvent:
+def raw_event_for(article: dict[str, Any] | ApiArticle) -> ArticleRawEvent:
     """The raw event that re-enriches a stored article (read API JSON) as it is stored.
 
     The stored body is the normalised one, so it goes in as text; received_at stays the
     stored one so a newer version posted meanwhile is never overwritten by this replay.
     """
-    body: str = article["body"]
-    published = article.get("published_at")
+    a = article if isinstance(article, ApiArticle) else ApiArticle.model_validate(article)
+    if a.body is None or a.content_hash is None or a.received_at is None:
+        raise ValueError(f"article {a.article_id} has no enriched version to replay")
     return ArticleRawEvent(
-        article_id=uuid.UUID(article["article_id"]),
-        url=article.get("url"),
-        canonical_url=article.get("canonical_url"),
-        source=article.get("source"),
-        title=article.get("title"),
-        body=body,
-        published_at=datetime.fromisoformat(published) if published else None,
-        authors=tuple(article.get("authors") or ()),
-        language=article.get("language"),
-        tags=tuple(article.get("tags") or ()),
-        content_hash=article["content_hash"],
-        original=OriginalContent(format="text", content=body),
-        received_at=datetime.fromisoformat(article["received_at"]),
+        article_id=a.article_id,
+        url=a.url,
+        canonical_url=a.canonical_url,
+        source=a.source,
+        title=a.title,
+        body=a.body,
+        published_at=a.published_at,
+        authors=a.authors,
+        language=a.language,
+        tags=a.tags,
+        content_hash=a.content_hash,
+        original=OriginalContent(format="text", content=a.body),
+        received_at=a.received_at,
         reprocess=True,
     )
 
@@ -132,9 +138,11 @@ async def replay(
             base = settings.read_url.rstrip("/")
             for summary in summaries:
                 article_id = summary["article_id"]
-                response = await client.get(f"{base}/v1/articles/{article_id}")
-                if response.status_code == 404:
-                    # Listed but no longer readable as enriched: nothing to replay.
+                response = await client.get(
+                    f"{base}/v1/articles/{article_id}", headers=settings.read_headers()
+                )
+                if response.status_code == 404 or response.json().get("status") != "enriched":
+                    # Listed but no longer enriched (gone, or failed since): nothing to replay.
                     report.gone.append(article_id)
                     on_progress()
                     continue

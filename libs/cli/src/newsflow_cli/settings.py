@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         repr=False,
         validation_alias=AliasChoices("api_key", "NEWSFLOW_API_KEY"),
     )
+    read_api_key: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("read_api_key", "NEWSFLOW_READ_API_KEY"),
+        description="A key of the read API's ENRICH_API_KEYS, when it requires one.",
+    )
     http_timeout_s: float = Field(
         default=30.0,
         gt=0,
@@ -38,3 +44,7 @@ class Settings(BaseSettings):
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def read_headers(self) -> dict[str, str]:
+        """Headers for the read API: its own key (ENRICH_API_KEYS), if one is given."""
+        return {"Authorization": f"Bearer {self.read_api_key}"} if self.read_api_key else {}

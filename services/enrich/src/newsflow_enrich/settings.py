@@ -112,6 +112,30 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=5, ge=1)
 
+    # Read side (API, viewer, /metrics).
+    retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After (seconds) of a 503 while the database is down."
+    )
+    api_keys: str = Field(
+        default="",
+        description="Comma-separated keys; when set, the read API, the viewer and /metrics "
+        "require `Authorization: Bearer <key>` or `X-API-Key: <key>`. /healthz and /readyz "
+        "stay open for probes.",
+    )
+
+    @model_validator(mode="after")
+    def _api_keys_are_usable(self) -> Self:
+        if self.api_keys and not self.api_key_set():
+            raise ValueError(
+                "ENRICH_API_KEYS is set but holds no key (only commas and spaces): give at "
+                "least one key, or unset it to leave the read API open"
+            )
+        return self
+
+    def api_key_set(self) -> frozenset[str]:
+        """The usable keys of ENRICH_API_KEYS; empty means the read side is open."""
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
     @model_validator(mode="after")
     def _poll_interval_fits_the_worst_batch(self) -> Self:
         # A full batch takes batch_max_chars / throughput; a record larger than that comes
