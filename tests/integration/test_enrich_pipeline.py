@@ -31,6 +31,7 @@ from newsflow_enrich.pipeline import EnrichedArticle, enrich_article
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.stream.outbox import relay_once
+from newsflow_local.kafka import DEFAULT_PARTITIONS
 from newsflow_schema import (
     ArticleEnrichedEvent,
     ArticleRawEvent,
