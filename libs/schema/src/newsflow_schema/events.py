@@ -173,6 +173,19 @@ class ArticleEnrichedEvent(Event):
     tone: Tone | None = None
     models: tuple[ModelInfo, ...] = ()
     enriched_at: UtcDatetime = Field(default_factory=utc_now)
+    # Additive within v1, set when the article is stored (None on events built elsewhere).
+    version: PositiveInt | None = Field(
+        default=None, description="The stored version of the article: 1, then +1 per change."
+    )
+    cluster_id: uuid.UUID | None = Field(
+        default=None,
+        description="Near-duplicate cluster: the id of its earliest article (this article's "
+        "own id when it has no copies).",
+    )
+    duplicate_of: uuid.UUID | None = Field(
+        default=None,
+        description="The earliest article of the cluster when this one is a near-duplicate.",
+    )
 
 
 # --- news.articles.dlq.v1 -------------------------------------------------------------

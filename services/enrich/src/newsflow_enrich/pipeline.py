@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -215,6 +216,23 @@ def outbox_message(
         payload=encode(event),
         headers=tuple(headers),
     )
+
+
+def placed(
+    item: EnrichedArticle,
+    *,
+    version: int,
+    cluster_id: uuid.UUID,
+    duplicate_of: uuid.UUID | None,
+) -> OutboxMessage:
+    """The outbox message once the store has placed the article: its version and cluster.
+
+    Only the payload changes; the headers (event id, type, time, trace) stay as built.
+    """
+    event = item.event.model_copy(
+        update={"version": version, "cluster_id": cluster_id, "duplicate_of": duplicate_of}
+    )
+    return dataclasses.replace(item.message, payload=encode(event))
 
 
 def enrich_article(

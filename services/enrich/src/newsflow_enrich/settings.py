@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsflow_enrich.dedup.fingerprint import DedupConfig
 from newsflow_enrich.nlp import NlpConfig
 from newsflow_enrich.pipeline import EventLimits
 
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
         "enriched topic's max.message.bytes must be at least this.",
     )
     max_mentions_per_entity: int = Field(default=100, ge=1)
+    # Near-duplicates: an article is a copy of another when at least `dedup_threshold` of the
+    # smaller one's `dedup_shingle_words`-word runs are in the other (containment). Changing
+    # the shingle size re-keys the index: only articles written afterwards find each other.
+    dedup_threshold: float = Field(default=0.6, gt=0, le=1)
+    dedup_shingle_words: int = Field(default=5, ge=1, le=12)
     # Must exceed the worst expected batch or the group evicts the consumer mid-batch;
     # checked below. Isolation retries run longer; the consumer keeps polling meanwhile.
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
@@ -156,6 +162,9 @@ class Settings(BaseSettings):
             max_event_bytes=self.max_event_bytes,
             max_mentions_per_entity=self.max_mentions_per_entity,
         )
+
+    def dedup_config(self) -> DedupConfig:
+        return DedupConfig(shingle_words=self.dedup_shingle_words, threshold=self.dedup_threshold)
 
     def nlp_config(self) -> NlpConfig:
         return NlpConfig(spacy_model=self.spacy_model, batch_size=self.nlp_batch_size)

@@ -98,6 +98,13 @@ async def list_articles(
         AwareDatetime | None,
         Query(description="Received at or after (RFC 3339 with an offset)."),
     ] = None,
+    dedupe: Annotated[
+        bool,
+        Query(
+            description="One article per near-duplicate story: copies of an earlier article "
+            "(syndicated, re-crawled, updated under another URL) are left out."
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         str | None, Query(description="The previous page's next_cursor.", pattern=TEXT)
@@ -109,6 +116,7 @@ async def list_articles(
         stance=stance,
         status=status,
         since=utc_instant("since", since),
+        dedupe=dedupe,
         limit=limit,
         cursor=cursor_position(cursor),
     )

@@ -121,6 +121,18 @@ class ArticleOut(Out):
     stances: list[Stance]
     tone: Tone | None
     models: list[ModelInfo]
+    cluster_id: uuid.UUID | None = Field(
+        default=None,
+        description="Its near-duplicate cluster: the id of the cluster's earliest article.",
+    )
+    duplicate_of: uuid.UUID | None = Field(
+        default=None, description="The cluster's earliest article, when this one is a copy."
+    )
+    near_duplicates: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="The other articles of its cluster (re-crawls, syndicated copies, updates "
+        "under another URL), earliest first.",
+    )
 
     @classmethod
     def from_stored(cls, stored: StoredArticle) -> ArticleOut:
@@ -185,6 +197,9 @@ class ArticleOut(Out):
             stances=[_stance(s) for s in row["stances"]],
             tone=_tone(row),
             models=[ModelInfo(**m) for m in row["models"]],
+            cluster_id=row.get("cluster_id"),
+            duplicate_of=row.get("duplicate_of"),
+            near_duplicates=list(row.get("near_duplicates") or []),
         )
 
 

@@ -29,16 +29,18 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from newsflow_enrich.db.models import (
     article_entities,
     articles,
     entities,
     failures,
+    fingerprints,
     quotes,
     stances,
 )
+from newsflow_enrich.dedup.index import cluster_of
 from newsflow_enrich.errors import classify
 from newsflow_schema.http import DatabaseUnavailable
 
@@ -103,6 +105,8 @@ class ArticleQuery:
     stance: str | None = None
     status: Status | None = None
     since: datetime | None = None
+    # One article per near-duplicate cluster: copies of an earlier article are left out.
+    dedupe: bool = False
     limit: int = 50
     cursor: Cursor | None = None
 
@@ -152,6 +156,7 @@ class PgReadStore:
                 article = dict(row._mapping)
                 for name, query in _parts(article_id).items():
                     article[name] = [dict(r._mapping) for r in await conn.execute(query)]
+                article.update(await _cluster(conn, article_id))
             return StoredArticle(article, dict(failure._mapping) if failure else None)
 
     async def articles(self, query: ArticleQuery) -> tuple[list[dict[str, Any]], str | None]:
@@ -211,6 +216,23 @@ def _parts(article_id: uuid.UUID) -> dict[str, Select[Any]]:
     }
 
 
+async def _cluster(conn: AsyncConnection, article_id: uuid.UUID) -> dict[str, Any]:
+    placed = (
+        await conn.execute(
+            select(fingerprints.c.cluster_id, fingerprints.c.duplicate_of).where(
+                fingerprints.c.article_id == article_id
+            )
+        )
+    ).first()
+    if placed is None:
+        return {"cluster_id": None, "duplicate_of": None, "near_duplicates": []}
+    return {
+        "cluster_id": placed.cluster_id,
+        "duplicate_of": placed.duplicate_of,
+        "near_duplicates": await cluster_of(conn, article_id),
+    }
+
+
 def _content_filters(query: ArticleQuery, article_id: ColumnElement[Any]) -> list[Any]:
     """Entity, label and stance conditions on the stored enrichment of `article_id`."""
     conds: list[Any] = []
@@ -252,6 +274,7 @@ def _enriched_rows(query: ArticleQuery) -> Select[Any]:
         articles.c.status == "enriched",
         no_failure,
         *_content_filters(query, articles.c.article_id),
+        *_dedupe_filter(query, articles.c.article_id),
     )
 
 
@@ -275,8 +298,20 @@ def _failed_rows(query: ArticleQuery) -> Select[Any]:
             failures.c.failed_at,
         )
         .select_from(joined)
-        .where(*_content_filters(query, failures.c.article_id))
+        .where(
+            *_content_filters(query, failures.c.article_id),
+            *_dedupe_filter(query, failures.c.article_id),
+        )
     )
+
+
+def _dedupe_filter(query: ArticleQuery, article_id: ColumnElement[Any]) -> list[Any]:
+    if not query.dedupe:
+        return []
+    copy = select(1).where(
+        fingerprints.c.article_id == article_id, fingerprints.c.duplicate_of.is_not(None)
+    )
+    return [~exists(copy)]
 
 
 def _page_query(query: ArticleQuery) -> Select[Any]:

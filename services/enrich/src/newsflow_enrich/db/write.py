@@ -19,17 +19,25 @@ from newsflow_enrich.db.models import (
     quotes,
     stances,
 )
+from newsflow_enrich.dedup import index as dedup_index
+from newsflow_enrich.dedup.fingerprint import MinHasher
 from newsflow_enrich.errors import INFRASTRUCTURE, translate
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.pipeline import (
     EnrichedArticle,
     Failure,
+    OutboxMessage,
     StoredVersion,
     Versions,
     WriteResult,
+    placed,
 )
 from newsflow_enrich.trends import rollup
 from newsflow_schema import ArticleRawEvent
+
+# One fingerprint configuration for every writer: band keys are only comparable under the
+# same shingle size, permutations and bands (PgStore may pass one built from settings).
+DEFAULT_HASHER = MinHasher()
 
 
 async def known_versions(
@@ -48,14 +56,16 @@ async def known_versions(
         return {row.article_id: StoredVersion(row.content_hash, row.raw_event_id) for row in rows}
 
 
-async def store_batch(engine: AsyncEngine, items: Sequence[EnrichedArticle]) -> WriteResult:
+async def store_batch(
+    engine: AsyncEngine, items: Sequence[EnrichedArticle], hasher: MinHasher = DEFAULT_HASHER
+) -> WriteResult:
     """Write a batch in one transaction; a redelivered (same content) article changes nothing."""
     result = WriteResult()
     if not items:
         return result
     async with engine.begin() as conn:
         for item in items:
-            if await _store_one(conn, item):
+            if await _store_one(conn, item, hasher):
                 result.written.append(item.raw.article_id)
             else:
                 result.unchanged.append(item.raw.article_id)
@@ -91,8 +101,8 @@ def _article_values(item: EnrichedArticle) -> dict[str, Any]:
     }
 
 
-async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> bool:
-    """Insert or update the article row; False when the stored content is as new or newer."""
+async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> int | None:
+    """Insert or update the article row: its version, None when the stored one is as new."""
     raw = item.raw
     values = _article_values(item)
     stmt = insert(articles).values(**values)
@@ -110,15 +120,17 @@ async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> bool:
         # Same content: a redelivery, nothing to do. Older content (an earlier version
         # replayed after a crash) must not overwrite a newer one.
         where=and_(changed, articles.c.received_at <= stmt.excluded.received_at),
-    ).returning(articles.c.article_id)
-    return (await conn.execute(upsert)).first() is not None
+    ).returning(articles.c.version)
+    row = (await conn.execute(upsert)).first()
+    return None if row is None else int(row.version)
 
 
-async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
+async def _store_one(conn: AsyncConnection, item: EnrichedArticle, hasher: MinHasher) -> bool:
     article_id = item.raw.article_id
     # Read before the upsert moves it: the stored version counts in the trends at this time.
     counted_at = await rollup.stored_at(conn, article_id)
-    if not await _upsert_article(conn, item):
+    version = await _upsert_article(conn, item)
+    if version is None:
         return False
     if counted_at is not None:
         await rollup.retract(conn, article_id, counted_at)
@@ -128,7 +140,13 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle) -> bool:
     await _insert_entities(conn, item)
     await _insert_quotes_and_stances(conn, item)
     await rollup.add(conn, article_id)
-    await _insert_outbox(conn, item)
+    cluster = await dedup_index.assign(
+        conn, hasher, article_id, item.raw.body, item.raw.received_at
+    )
+    message = placed(
+        item, version=version, cluster_id=cluster.cluster_id, duplicate_of=cluster.duplicate_of
+    )
+    await _insert_outbox(conn, message)
     return True
 
 
@@ -192,8 +210,7 @@ async def _insert_quotes_and_stances(conn: AsyncConnection, item: EnrichedArticl
         )
 
 
-async def _insert_outbox(conn: AsyncConnection, item: EnrichedArticle) -> None:
-    message = item.message
+async def _insert_outbox(conn: AsyncConnection, message: OutboxMessage) -> None:
     await conn.execute(
         insert(outbox)
         .values(
@@ -300,9 +317,15 @@ async def failed_events(
 class PgStore:
     """The batch handler's store: PostgreSQL errors become outages or refusals, nothing else."""
 
-    def __init__(self, engine: AsyncEngine, crash: CrashPoints | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        crash: CrashPoints | None = None,
+        hasher: MinHasher = DEFAULT_HASHER,
+    ) -> None:
         self._engine = engine
         self._crash = crash
+        self._hasher = hasher
 
     async def versions(self, raws: Sequence[ArticleRawEvent]) -> Versions:
         try:
@@ -316,7 +339,7 @@ class PgStore:
         if items and self._crash is not None:
             self._crash.reached("before-db-commit")
         try:
-            return await store_batch(self._engine, items)
+            return await store_batch(self._engine, items, self._hasher)
         except INFRASTRUCTURE as exc:
             raise translate(exc) from exc
 

@@ -16,6 +16,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newsflow_enrich.db.write import PgStore
+from newsflow_enrich.dedup.fingerprint import MinHasher
 from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
 from newsflow_enrich.kafka import make_producer
@@ -113,7 +114,7 @@ class EnrichConsumer:
         self._dlq: AIOKafkaProducer | None = None
         self._backoff = settings.retry_backoff_initial_s
         self._handler = BatchHandler(
-            store=PgStore(engine, crash=self._crash),
+            store=PgStore(engine, crash=self._crash, hasher=MinHasher(settings.dedup_config())),
             analyser=_TimedAnalyser(nlp, metrics),
             dead_letters=KafkaDeadLetters(settings, lambda: self._dlq, metrics),
             clock=SystemClock(),
