@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,4 +141,60 @@ async def test_viewer_page_in_chromium(services: Services, sample_text: str) -> 
             await browser.close()
 
     assert screenshot.stat().st_size > 10_000
+    assert problems == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt: chromium)")
+async def test_trends_page_in_chromium(services: Services, sample_text: str) -> None:
+    # Published now, so the sample counts in the page's window (the text's own date is 2022).
+    url = f"https://example.com/world/kherson-trends-{uuid.uuid4().hex}"
+    now = datetime.now(UTC).isoformat()
+    async with httpx.AsyncClient(timeout=30) as client:
+        posted = await client.post(
+            f"{services.url('ingest')}/v1/articles",
+            json={"text": sample_text, "url": url, "published_at": now, "source": "e2e-trends"},
+        )
+        assert posted.status_code == 202, posted.text
+        article_id = posted.json()["id"]
+        deadline = time.monotonic() + DEADLINE_S
+        while (
+            await client.get(f"{services.url('enrich')}/v1/articles/{article_id}")
+        ).status_code != 200:
+            assert time.monotonic() < deadline, f"{article_id} not enriched in time"
+            await asyncio.sleep(0.5)
+        api = await client.get(
+            f"{services.url('enrich')}/v1/trends/entities", params={"bucket": "hour"}
+        )
+    assert api.status_code == 200, api.text
+    top = {item["name"] for item in api.json()["items"]}
+    assert "Kherson" in top or "Ukraine" in top, top
+
+    problems: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            listing = await page.goto(f"{services.url('enrich')}/articles", wait_until="load")
+            assert listing is not None and listing.status == 200
+            await page.locator('header a[href="/trends"]').click()
+            await page.wait_for_url("**/trends")
+            assert await page.locator("h1").inner_text() == "Trends"
+            names = await page.locator("table.trends tbody tr td:first-child").all_inner_texts()
+            assert "Kherson" in names or "Ukraine" in names, names
+            sparkline = page.locator("table.trends svg.spark polyline").first
+            assert await sparkline.is_visible()
+            assert await page.locator("table.matrix svg.cell").count() >= 1
+            speakers = await page.locator("ol.speakers li").all_inner_texts()
+            assert any("Humeniuk" in s or "Zatulin" in s for s in speakers), speakers
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "trends.png"), full_page=True)
+            # An entity links to the articles that name it.
+            await page.locator("table.trends tbody tr td:first-child a").first.click()
+            await page.wait_for_url("**/articles?entity=*")
+        finally:
+            await browser.close()
     assert problems == []

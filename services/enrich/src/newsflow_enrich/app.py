@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from newsflow_enrich.api import health, routes
+from newsflow_enrich.api import health, routes, trends
 from newsflow_enrich.api.deps import Access
 from newsflow_enrich.api.viewer import routes as viewer
 from newsflow_enrich.db.read import PgReadStore, ReadStore
 from newsflow_enrich.nlp.workers import AnalysisRunner
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
+from newsflow_enrich.trends.store import PgTrendStore, TrendStore
 from newsflow_schema.http import install_problem_handlers
 from newsflow_schema.logs import TraceMiddleware
 
@@ -26,11 +27,12 @@ def build_app(
     store: ReadStore | None = None,
     engine: AsyncEngine | None = None,
     nlp_factory: Callable[[Settings], AnalysisRunner] | None = None,
+    trend_store: TrendStore | None = None,
 ) -> FastAPI:
     """The app over `runtime`, which its lifespan starts and stops.
 
     Without `runtime`, one is built from `settings`, `engine` and `nlp_factory`; `store`
-    replaces the PostgreSQL read store (unit tests).
+    and `trend_store` replace the PostgreSQL read and trend stores (unit tests).
     """
     if runtime is None:
         runtime = Runtime(settings, engine=engine, nlp_factory=nlp_factory)
@@ -55,10 +57,12 @@ def build_app(
     )
     app.state.runtime = runtime
     app.state.read_store = store if store is not None else PgReadStore(runtime.engine)
+    app.state.trend_store = trend_store if trend_store is not None else PgTrendStore(runtime.engine)
     app.state.access = Access.of(settings.api_key_set())
     app.add_middleware(TraceMiddleware)
     install_problem_handlers(app, retry_after_s=settings.retry_after_s)
     app.include_router(routes.router)
+    app.include_router(trends.router)
     app.include_router(health.router)
     app.include_router(viewer.router)
     return app

@@ -1,6 +1,6 @@
 """PostgreSQL reads of the API and viewer: queries, the pagination cursor codec, `ReadStore`.
 
-Every query runs inside `_reading()`, the one place where what the driver raises for an
+Every query runs inside `reading()`, the one place where what the driver raises for an
 outage becomes `DatabaseUnavailable` (503 with Retry-After), through the same
 classification the write path and /readyz use.
 """
@@ -124,7 +124,8 @@ class ReadStore(Protocol):
 
 
 @asynccontextmanager
-async def _reading() -> AsyncIterator[None]:
+async def reading() -> AsyncIterator[None]:
+    """Map an outage met while reading to DatabaseUnavailable (the one place that does)."""
     try:
         yield
     except Exception as exc:
@@ -142,7 +143,7 @@ class PgReadStore:
 
     async def article(self, article_id: uuid.UUID) -> StoredArticle | None:
         """The article (entities, quotes, stances) and its failure row; None if neither."""
-        async with _reading(), self._engine.connect() as conn:
+        async with reading(), self._engine.connect() as conn:
             failure = (
                 await conn.execute(select(failures).where(failures.c.article_id == article_id))
             ).first()
@@ -162,7 +163,7 @@ class PgReadStore:
     async def articles(self, query: ArticleQuery) -> tuple[list[dict[str, Any]], str | None]:
         """One page newest first (by received_at, then id), and the next cursor or None."""
         page = _page_query(query)
-        async with _reading(), self._engine.connect() as conn:
+        async with reading(), self._engine.connect() as conn:
             rows = [dict(r._mapping) for r in await conn.execute(page)]
         next_cursor = None
         if len(rows) > query.limit:
@@ -191,7 +192,7 @@ class PgReadStore:
             query = query.where(entities.c.name.ilike(f"%{_like_escape(q)}%", escape="\\"))
         if label:
             query = query.where(entities.c.label == label.upper())
-        async with _reading(), self._engine.connect() as conn:
+        async with reading(), self._engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(query)]
 
 

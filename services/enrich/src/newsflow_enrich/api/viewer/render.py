@@ -162,7 +162,8 @@ def page(title: str, content: str) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)} · newsflow</title><link rel="icon" href="data:,">'
         f"<style>{CSS}</style></head><body>"
-        '<header class="top"><a href="/articles">newsflow articles</a></header>'
+        '<header class="top"><a href="/articles">newsflow articles</a> · '
+        '<a href="/trends">trends</a></header>'
         f"<main>{content}</main></body></html>"
     )
 

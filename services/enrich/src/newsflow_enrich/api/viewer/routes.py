@@ -1,9 +1,10 @@
-"""The viewer's HTML routes: /articles and /articles/{id}, read through the same store."""
+"""The viewer's HTML routes: /articles, /articles/{id} and /trends, read through the stores."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -13,7 +14,9 @@ from fastapi.responses import HTMLResponse
 from newsflow_enrich.api.deps import KeyRequired, RuntimeDep, StoreDep
 from newsflow_enrich.api.routes import TEXT
 from newsflow_enrich.api.schemas import ArticleOut, ArticleSummary
+from newsflow_enrich.api.trends import TrendsDep, window
 from newsflow_enrich.api.viewer.render import problem_html, render_article, render_list
+from newsflow_enrich.api.viewer.trends import render_trends
 from newsflow_enrich.db.read import ArticleQuery, CursorError, decode_cursor
 from newsflow_schema.http import ServiceUnavailable
 
@@ -69,6 +72,33 @@ async def view_article(article_id: str, store: StoreDep, rt: RuntimeDep) -> HTML
     if not stored.visible:
         return problem_page(404, "Not Found", f"Article {key} is not enriched yet.")
     return html(render_article(ArticleOut.from_stored(stored)))
+
+
+@router.get("/trends", response_class=HTMLResponse)
+async def trends_page(
+    trends: TrendsDep,
+    rt: RuntimeDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> HTMLResponse:
+    w = window("day", datetime.now(UTC) - timedelta(days=days), None)
+    try:
+        entities = await trends.entities(
+            since=w.since, until=w.until, grain="day", label=None, limit=15
+        )
+        matrix = await trends.matrix(since=w.since, until=w.until)
+        speakers = await trends.speakers(since=w.since, until=w.until, limit=10)
+    except ServiceUnavailable as exc:
+        return unavailable_page(exc, rt.settings.retry_after_s)
+    return html(
+        render_trends(
+            days=days,
+            since=w.since,
+            until=w.until,
+            entities=entities,
+            matrix=matrix,
+            speakers=speakers,
+        )
+    )
 
 
 @router.get("/articles", response_class=HTMLResponse)
