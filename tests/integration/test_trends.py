@@ -170,10 +170,11 @@ async def test_a_new_version_moves_its_counts_and_leaves_no_empty_rows(
 
 
 async def test_stances_over_time_by_holder_and_the_matrix(engine: AsyncEngine) -> None:
+    # The matrix's targets are the window's top entities: Kherson and Russia here.
     await _store(
         engine,
         published_at=DAY,
-        entities=[("Kherson", "GPE", 1)],
+        entities=[("Kherson", "GPE", 1), ("Russia", "GPE", 1)],
         stances=[
             ("Stremousov", "Kherson", "favor", 0.6),
             ("article", "Kherson", "neutral", 0.0),

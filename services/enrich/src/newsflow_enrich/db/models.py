@@ -297,7 +297,9 @@ class EntityTrend(Base):
             "grain",
             "bucket",
             "entity_id",
-            postgresql_where=text("articles >= 16"),
+            postgresql_where=text(
+                "(grain = 'hour' AND articles >= 4) OR (grain = 'day' AND articles >= 16)"
+            ),
         ),
     )
 

@@ -52,33 +52,49 @@ class StanceMatrix:
     cells: dict[tuple[str, str], Cell]
 
 
-# Entities of a bucket mentioned in at least this many articles (a partial index holds
-# them); must match the predicate of ix_entity_trends_busy.
-BUSY_ARTICLES = 16
+# An entity is busy in a bucket when at least this many articles of the bucket mention it;
+# a partial index holds the busy rows. Must match the predicate of ix_entity_trends_busy.
+BUSY_ARTICLES = {"hour": 4, "day": 16}
 
 # Ranking by articles, then mentions. Exact and fast on a long tail: the candidates are the
-# entities that were busy in some bucket of the range (partial index); every other entity
-# was in at most BUSY_ARTICLES - 1 articles per bucket, so when the last of the top `limit`
-# candidates has more than (BUSY_ARTICLES - 1) x buckets articles, nobody outside the
-# candidates can rank. Otherwise (a small or a quiet range) every row of the range is read.
-_RANK = """
+# entities busy in some bucket of the window (the partial index), their totals are summed
+# with one index range each. Every other entity was in fewer than BUSY_ARTICLES articles of
+# each bucket, so when the last of the top `limit` candidates has more than
+# (BUSY_ARTICLES - 1) x buckets articles, nobody outside the candidates can rank; otherwise
+# (a small or quiet window) every row of the window is read. Grain and threshold are
+# literals, so the planner can prove the partial index applies.
+_RANK_BUSY = {
+    grain: text(f"""
+    WITH candidates AS (
+        SELECT DISTINCT b.entity_id FROM entity_trends b
+        WHERE b.grain = '{grain}' AND b.articles >= {busy}
+          AND b.bucket >= :since AND b.bucket < :until
+    )
+    SELECT c.entity_id, x.articles, x.mentions
+    FROM candidates c
+    CROSS JOIN LATERAL (
+        SELECT sum(t.articles) AS articles, sum(t.mentions) AS mentions
+        FROM entity_trends t
+        WHERE t.grain = '{grain}' AND t.entity_id = c.entity_id
+          AND t.bucket >= :since AND t.bucket < :until
+    ) x
+    WHERE CAST(:label AS text) IS NULL
+       OR c.entity_id IN (SELECT entity_id FROM entities WHERE label = :label)
+    ORDER BY x.articles DESC, x.mentions DESC, c.entity_id
+    LIMIT :limit
+    """)
+    for grain, busy in BUSY_ARTICLES.items()
+}
+_RANK_ALL = text("""
     SELECT t.entity_id, sum(t.articles) AS articles, sum(t.mentions) AS mentions
     FROM entity_trends t
-    WHERE t.grain = :grain AND t.bucket >= :since AND t.bucket < :until {candidates}
+    WHERE t.grain = :grain AND t.bucket >= :since AND t.bucket < :until
       AND (CAST(:label AS text) IS NULL
            OR t.entity_id IN (SELECT entity_id FROM entities WHERE label = :label))
     GROUP BY t.entity_id
     ORDER BY articles DESC, mentions DESC, t.entity_id
     LIMIT :limit
-"""
-_BUSY = """
-      AND t.entity_id IN (
-          SELECT DISTINCT b.entity_id FROM entity_trends b
-          WHERE b.grain = :grain AND b.bucket >= :since AND b.bucket < :until
-            AND b.articles >= {busy})
-"""
-_RANK_BUSY = text(_RANK.format(candidates=_BUSY.format(busy=BUSY_ARTICLES)))
-_RANK_ALL = text(_RANK.format(candidates=""))
+""")
 _SERIES = text("""
 SELECT e.entity_id, e.name, e.label, s.bucket, s.mentions
 FROM entities e
@@ -96,19 +112,19 @@ WHERE grain = :grain AND target = :target AND bucket >= :since AND bucket < :unt
 ORDER BY holder, bucket
 """)
 
+# The matrix's targets are the window's top entities (ranked as above, so a long tail of
+# rarely named targets is never aggregated); its holders the busiest toward those targets.
 _MATRIX = text("""
 WITH pairs AS (
     SELECT holder, target, label, sum(stances) AS n, sum(score_sum) AS total
     FROM stance_trends
-    WHERE grain = 'day' AND bucket >= :since AND bucket < :until
+    WHERE grain = 'day' AND target = ANY(:targets) AND bucket >= :since AND bucket < :until
     GROUP BY holder, target, label
 ), holders AS (
     SELECT holder FROM pairs GROUP BY holder ORDER BY sum(n) DESC, holder LIMIT :holders
-), targets AS (
-    SELECT target FROM pairs GROUP BY target ORDER BY sum(n) DESC, target LIMIT :targets
 )
 SELECT p.holder, p.target, p.label, p.n, p.total
-FROM pairs p JOIN holders USING (holder) JOIN targets USING (target)
+FROM pairs p JOIN holders USING (holder)
 """)
 
 _SPEAKERS = text("""
@@ -130,9 +146,9 @@ async def top_entities(
 ) -> list[EntitySeries]:
     """The `limit` entities in most articles in [since, until), each with its series."""
     params = {"grain": grain, "since": since, "until": until, "label": label, "limit": limit}
-    ranked = (await conn.execute(_RANK_BUSY, params)).all()
+    ranked = (await conn.execute(_RANK_BUSY[grain], params)).all()
     buckets = max(1, math.ceil((until - since) / _STEP[grain]))
-    if len(ranked) < limit or ranked[-1].articles <= (BUSY_ARTICLES - 1) * buckets:
+    if len(ranked) < limit or ranked[-1].articles <= (BUSY_ARTICLES[grain] - 1) * buckets:
         ranked = (await conn.execute(_RANK_ALL, params)).all()
     if not ranked:
         return []
@@ -178,8 +194,10 @@ async def stance_matrix(
     targets: int = 8,
 ) -> StanceMatrix:
     """The busiest holders × targets, with counts per label and the mean score per cell."""
+    top = await top_entities(conn, since=since, until=until, grain="day", limit=targets)
     rows = await conn.execute(
-        _MATRIX, {"since": since, "until": until, "holders": holders, "targets": targets}
+        _MATRIX,
+        {"since": since, "until": until, "holders": holders, "targets": [t.name for t in top]},
     )
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(LABELS, 0))
     totals: dict[tuple[str, str], float] = defaultdict(float)

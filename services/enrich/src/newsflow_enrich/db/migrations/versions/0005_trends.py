@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('grain', 'bucket', 'entity_id', name=op.f('pk_entity_trends'))
     )
     op.create_index('ix_entity_trends_entity', 'entity_trends', ['grain', 'entity_id', 'bucket'], unique=False)
-    op.create_index('ix_entity_trends_busy', 'entity_trends', ['grain', 'bucket', 'entity_id'], unique=False, postgresql_where=sa.text('articles >= 16'))
+    op.create_index('ix_entity_trends_busy', 'entity_trends', ['grain', 'bucket', 'entity_id'], unique=False, postgresql_where=sa.text("(grain = 'hour' AND articles >= 4) OR (grain = 'day' AND articles >= 16)"))
     op.create_table('stance_trends',
     sa.Column('grain', sa.String(length=4), nullable=False),
     sa.Column('bucket', sa.DateTime(timezone=True), nullable=False),
@@ -55,6 +55,6 @@ def downgrade() -> None:
     op.drop_table('speaker_trends')
     op.drop_index('ix_stance_trends_target', table_name='stance_trends')
     op.drop_table('stance_trends')
-    op.drop_index('ix_entity_trends_busy', table_name='entity_trends', postgresql_where=sa.text('articles >= 16'))
+    op.drop_index('ix_entity_trends_busy', table_name='entity_trends', postgresql_where=sa.text("(grain = 'hour' AND articles >= 4) OR (grain = 'day' AND articles >= 16)"))
     op.drop_index('ix_entity_trends_entity', table_name='entity_trends')
     op.drop_table('entity_trends')
