@@ -162,9 +162,12 @@ def corpus(seed: int = SEED, synthetic: int = 120) -> list[Doc]:
         originals.append((f"ns-{article}", f"ns-event-{event}", "newsmtsc (external)", text))
     for i, text in enumerate(_wikigold_documents()):
         originals.append((f"wg-{i}", f"wg-{i}", "wikigold (external)", text))
+    seen: set[str] = set()
     for a in make_articles(synthetic, seed=seed):
         text = str(a.payload.get("text") or "")
-        if text:
+        # make_articles repeats the sample article every 50th: one original, not three.
+        if text and text not in seen:
+            seen.add(text)
             originals.append((f"syn-{a.index}", f"syn-{a.index}", "synthetic (ours)", text))
     docs: list[Doc] = []
     for key, group, name, text in originals:
