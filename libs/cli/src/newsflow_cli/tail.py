@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -34,6 +34,50 @@ class TailResult:
     timed_out: bool = False
 
 
+@dataclass
+class _Shower:
+    """Decodes, dedupes, filters and shows records; counts what it did in `result`."""
+
+    event_filter: EventFilter
+    emit: Callable[[ArticleEnrichedEvent, bytes], None]
+    warn: Callable[[str], None]
+    max_events: int | None
+    result: TailResult = field(default_factory=TailResult)
+    # The outbox relay may publish an event twice after a crash; subscribers dedupe on it.
+    seen: set[uuid.UUID] = field(default_factory=set)
+
+    def full(self) -> bool:
+        return self.max_events is not None and self.result.shown >= self.max_events
+
+    def handle(self, value: bytes | None, where: str) -> None:
+        try:
+            event = decode(ArticleEnrichedEvent, value)
+        except DecodeError as exc:
+            self.result.undecodable += 1
+            self.warn(f"skipping {where}: {exc}")
+            return
+        if event.event_id in self.seen:
+            self.result.duplicates += 1
+            return
+        self.seen.add(event.event_id)
+        if not self.event_filter.matches(event):
+            self.result.skipped += 1
+            return
+        assert value is not None
+        self.emit(event, value)
+        self.result.shown += 1
+
+
+def _wait_ms(deadline: float | None) -> int | None:
+    """How long the next fetch may wait; None once the deadline has passed."""
+    if deadline is None:
+        return POLL_MS
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    return max(1, min(POLL_MS, int(left * 1000)))
+
+
 async def tail(
     settings: Settings,
     options: TailOptions,
@@ -55,48 +99,21 @@ async def tail(
         enable_auto_commit=False,
     )
     await consumer.start()
-    result = TailResult()
-    # The outbox relay may publish an event twice after a crash; subscribers dedupe on it.
-    seen: set[uuid.UUID] = set()
+    shower = _Shower(event_filter, emit, warn, options.max_events)
     done: dict[TopicPartition, int] = {}
     deadline = None if options.timeout_s is None else time.monotonic() + options.timeout_s
-
-    def full() -> bool:
-        return options.max_events is not None and result.shown >= options.max_events
-
-    def handle(value: bytes | None, where: str) -> None:
-        try:
-            event = decode(ArticleEnrichedEvent, value)
-        except DecodeError as exc:
-            result.undecodable += 1
-            warn(f"skipping {where}: {exc}")
-            return
-        if event.event_id in seen:
-            result.duplicates += 1
-            return
-        seen.add(event.event_id)
-        if not event_filter.matches(event):
-            result.skipped += 1
-            return
-        assert value is not None
-        emit(event, value)
-        result.shown += 1
-
     try:
-        while not full():
-            wait_ms = POLL_MS
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    result.timed_out = True
-                    break
-                wait_ms = max(1, min(POLL_MS, int(left * 1000)))
+        while not shower.full():
+            wait_ms = _wait_ms(deadline)
+            if wait_ms is None:
+                shower.result.timed_out = True
+                break
             batch = await consumer.getmany(timeout_ms=wait_ms)
             for tp, records in batch.items():
                 for record in records:
-                    if full():
+                    if shower.full():
                         break
-                    handle(record.value, f"{tp.topic}[{tp.partition}]@{record.offset}")
+                    shower.handle(record.value, f"{tp.topic}[{tp.partition}]@{record.offset}")
                     done[tp] = record.offset + 1
             if in_group and done:
                 await _commit(consumer, done, warn)
@@ -105,7 +122,7 @@ async def tail(
         if in_group and done:
             await _commit(consumer, done, warn)
         await consumer.stop()
-    return result
+    return shower.result
 
 
 async def _commit(
