@@ -162,12 +162,18 @@ async def test_trends_page_in_chromium(services: Services, sample_text: str) -> 
         ).status_code != 200:
             assert time.monotonic() < deadline, f"{article_id} not enriched in time"
             await asyncio.sleep(0.5)
+        # The raw topic is shared by the test session, so other modules' articles count
+        # too: the sample is among the window's entities, and the page shows the API's top.
         api = await client.get(
-            f"{services.url('enrich')}/v1/trends/entities", params={"bucket": "hour"}
+            f"{services.url('enrich')}/v1/trends/entities", params={"limit": 100}
+        )
+        page_api = await client.get(
+            f"{services.url('enrich')}/v1/trends/entities", params={"limit": 15}
         )
     assert api.status_code == 200, api.text
-    top = {item["name"] for item in api.json()["items"]}
-    assert "Kherson" in top or "Ukraine" in top, top
+    every = {item["name"] for item in api.json()["items"]}
+    assert {"Kherson", "Nataliya Humeniuk"} <= every, every
+    top = [item["name"] for item in page_api.json()["items"]]
 
     problems: list[str] = []
     async with async_playwright() as playwright:
@@ -184,12 +190,12 @@ async def test_trends_page_in_chromium(services: Services, sample_text: str) -> 
             await page.wait_for_url("**/trends")
             assert await page.locator("h1").inner_text() == "Trends"
             names = await page.locator("table.trends tbody tr td:first-child").all_inner_texts()
-            assert "Kherson" in names or "Ukraine" in names, names
+            assert names == top, (names, top)
             sparkline = page.locator("table.trends svg.spark polyline").first
             assert await sparkline.is_visible()
             assert await page.locator("table.matrix svg.cell").count() >= 1
             speakers = await page.locator("ol.speakers li").all_inner_texts()
-            assert any("Humeniuk" in s or "Zatulin" in s for s in speakers), speakers
+            assert speakers and all("×" in s for s in speakers), speakers
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "trends.png"), full_page=True)
             # An entity links to the articles that name it.

@@ -32,6 +32,8 @@ class Outcome:
     article_id: str | None = None
     event_id: str | None = None
     reason: str | None = None
+    # Ingest already had this very revision: it published nothing (`duplicate: true`).
+    unchanged: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -171,6 +173,7 @@ class BatchSender:
                     article_id=result.get("id"),
                     event_id=result.get("event_id"),
                     reason=None if result.get("status") == 202 else item_reason(result),
+                    unchanged=result.get("duplicate") is True,
                 )
             pending = retry
             if pending:
@@ -224,9 +227,10 @@ def find_known(
 ) -> list[Outcome]:
     """Accepted articles the read API already held before this run.
 
-    The stored article keeps the raw event id it was enriched from: one other than the
-    event this run just published means the article was known before (enrich may not
-    have caught up with this run, or skipped it because the content is unchanged).
+    Ingest says so itself for a revision it already published (`duplicate: true`). Else the
+    stored article keeps the raw event id it was enriched from: one other than the event
+    this run just published means the article was known before (enrich may not have caught
+    up with this run, or skipped it because the content is unchanged).
     """
     base = settings.read_url.rstrip("/")
     known: list[Outcome] = []
@@ -235,6 +239,9 @@ def find_known(
         if not outcome.accepted or outcome.article_id is None or outcome.article_id in checked:
             continue
         checked.add(outcome.article_id)
+        if outcome.unchanged:
+            known.append(outcome)
+            continue
         response = client.get(f"{base}/v1/articles/{outcome.article_id}")
         if response.status_code == 404:
             continue

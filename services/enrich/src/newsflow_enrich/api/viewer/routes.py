@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -80,7 +80,9 @@ async def trends_page(
     rt: RuntimeDep,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> HTMLResponse:
-    w = window("day", datetime.now(UTC) - timedelta(days=days), None)
+    # The same window as /v1/trends/entities: whole days up to the end of today.
+    until = window("day", None, None).until
+    w = window("day", until - timedelta(days=days), until)
     try:
         entities = await trends.entities(
             since=w.since, until=w.until, grain="day", label=None, limit=15
