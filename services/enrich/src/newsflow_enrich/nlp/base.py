@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from newsflow_schema import Entity, ModelInfo, Quote, Stance, Tone
 
@@ -35,8 +35,11 @@ class NlpConfig:
     batch_size: int = 16
     # Reported speech ("X said that …") as indirect quotes, besides the direct ones.
     indirect_quotes: bool = True
-    # How many of the most salient entities stances are computed toward.
-    max_stance_targets: int = 8
+    # How many of the most salient entities stances are computed toward (every named target of a
+    # typical article; the model's cost is bounded per (holder, target) instead).
+    max_stance_targets: int = 32
+    # "onnx": the fine-tuned transformer (default); "logreg": the lighter, weaker baseline.
+    stance_model: Literal["onnx", "logreg"] = "logreg"
 
 
 class Enricher(Protocol):

@@ -84,7 +84,7 @@ class NewsEnricher:
     ) -> None:
         self._config = config
         self._nlp = load_spacy(config.spacy_model)
-        self._stance = stance_classifier or load_stance_classifier()
+        self._stance = stance_classifier or load_stance_classifier(config.stance_model)
         self._models = (
             *model_infos(self._nlp, config.spacy_model),
             self._stance.info,
