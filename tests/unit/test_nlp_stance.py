@@ -231,8 +231,9 @@ def test_article_and_speaker_holders_with_evidence() -> None:
     assert article.label == "favor"
     assert article.evidence == (Span(start=d.sentences[1][0], end=d.sentences[1][1]),)
     assert article.score == pytest.approx(0.8 / 3, abs=1e-4)
-    # The quoted sentence was not used for the article.
-    assert all("wonderful" not in item.text for item in clf.seen[:3])
+    # The quoted sentence was read about Acme once, for the speaker, not for the article.
+    about_acme = [i for i in clf.seen if i.text[i.target_start : i.target_end] == "Acme Corp"]
+    assert sum("wonderful" in item.text for item in about_acme) == 1
     # The speaker: from the quote, with the quote as evidence.
     doe_acme = stances[("Jane Doe", "Acme Corp")]
     assert (doe_acme.holder_type, doe_acme.label, doe_acme.score) == ("speaker", "favor", 0.8)

@@ -190,3 +190,41 @@ def test_targets_drop_places_and_modifiers_but_keep_actors() -> None:
         entity(body, "Russia", "GPE", ("Russia", 0)),
     ]
     assert {e.name for e in stance_targets(body, ents, 10)} == {"Russians", "Russia"}
+
+
+def test_a_tiered_classifier_gives_the_first_pairs_to_the_stronger_model() -> None:
+    from newsflow_enrich.nlp.stance import TieredStanceClassifier
+
+    strong, weak = Grim(), Grim()
+    items = [TargetSentence(f"Item {i} on surrender.", 0, 4) for i in range(5)]
+    tiered = TieredStanceClassifier(strong, weak, budget=3)
+    assert len(tiered.predict(items)) == 5
+    assert strong.calls == [items[:3]] and weak.calls == [items[3:]]
+    assert tiered.predict(items[:2]) and weak.calls == [items[3:]]
+    assert tiered.info.name == "grim-fake+grim-fake"
+
+
+def test_speakers_pairs_come_first_and_stances_in_text_order() -> None:
+    body = "Acme grew. Borex grew. “Acme is fine,” Jones said."
+    sents = [(0, 10), (11, 22), (23, len(body))]
+    acme = entity(body, "Acme", "ORG", ("Acme", 0), ("Acme", 1))
+    borex = entity(body, "Borex", "ORG", ("Borex", 0))
+    quoted = "Acme is fine,"
+    start = body.index(quoted)
+    q = Quote(
+        text=quoted,
+        span=Span(start=start, end=start + len(quoted)),
+        speaker="Jones",
+        speaker_entity="Jones",
+        speaker_span=Span(start=body.index("Jones"), end=body.index("Jones") + 5),
+        cue="said",
+    )
+    clf = Grim()
+    stances = assemble_stances(body, sents, [acme, borex], [q], clf)
+    [seen] = clf.calls
+    assert seen[0].text == body[23:]
+    assert [(s.holder, s.target) for s in stances] == [
+        ("article", "Acme"),
+        ("article", "Borex"),
+        ("Jones", "Acme"),
+    ]

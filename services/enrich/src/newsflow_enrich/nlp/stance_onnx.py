@@ -24,14 +24,28 @@ META_FILE = "model.json"
 MARK_OPEN = "<<"
 MARK_CLOSE = ">>"
 # Pairs per onnxruntime call: padding grows with the longest pair, so moderate batches win.
-BATCH = 16
+BATCH = 8
+# Words kept on each side of the target at run time. The model's cost is linear in tokens, and
+# news sentences run long (50+ words); the words near the target carry its presentation.
+# None keeps the whole sentence (training does).
+WINDOW_WORDS = 14
 
 
-def marked(item: TargetSentence) -> tuple[str, str]:
-    """(sentence with the target mention marked, the mention): the model's two segments."""
+def _window(left: str, right: str, words: int | None) -> tuple[str, str]:
+    if words is None:
+        return left, right
+    lw, rw = left.split(" "), right.split(" ")
+    # One more piece than words: the piece next to the target is the partial word at its edge.
+    return " ".join(lw[-(words + 1) :]), " ".join(rw[: words + 1])
+
+
+def marked(item: TargetSentence, window: int | None = None) -> tuple[str, str]:
+    """(sentence with the target mention marked, the mention): the model's two segments,
+    the first cut to `window` words either side of the target when given."""
     text, s, e = item.text, item.target_start, item.target_end
     mention = text[s:e]
-    return f"{text[:s]}{MARK_OPEN} {mention} {MARK_CLOSE}{text[e:]}", mention
+    left, right = _window(text[:s], text[e:], window)
+    return f"{left}{MARK_OPEN} {mention} {MARK_CLOSE}{right}", mention
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +86,14 @@ class OnnxStanceClassifier:
     would only contend with the other workers.
     """
 
-    def __init__(self, directory: Path | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, directory: Path | None = None, threads: int = 1, window: int | None = WINDOW_WORDS
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         root = directory or ONNX_DIR
+        self._window = window
         self._meta = OnnxMeta.read(root / META_FILE)
         self.info = ModelInfo(name=self._meta.name, version=self._meta.version)
         tokenizer = Tokenizer.from_file(str(root / TOKENIZER_FILE))
@@ -94,10 +111,11 @@ class OnnxStanceClassifier:
     def probabilities(self, items: Sequence[TargetSentence]) -> np.ndarray[Any, Any]:
         """(n, 3) probabilities in LABELS order."""
         out: list[np.ndarray[Any, Any]] = []
+        pairs = [marked(item, self._window) for item in items]
         # Sorted by length so each batch pads to similar lengths; restored afterwards.
-        order = sorted(range(len(items)), key=lambda i: len(items[i].text))
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
         for b in range(0, len(order), BATCH):
-            chunk = [marked(items[i]) for i in order[b : b + BATCH]]
+            chunk = [pairs[i] for i in order[b : b + BATCH]]
             encodings = self._tokenizer.encode_batch(chunk)
             feeds = {
                 "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
