@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 import spacy
 
-from newsflow_enrich.nlp.base import Document
 from newsflow_enrich.nlp.enricher import load_spacy, parse
 from newsflow_enrich.nlp.entities import (
     Candidate,
@@ -19,6 +18,7 @@ from newsflow_enrich.nlp.entities import (
     resolve_entities,
     total_votes,
 )
+from newsflow_enrich.nlp.types import Document
 
 pytestmark = pytest.mark.unit
 

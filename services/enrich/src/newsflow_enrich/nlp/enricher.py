@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import spacy
 from spacy import about as spacy_about
 
-from newsflow_enrich.nlp.base import Analysis, Document, NlpConfig
 from newsflow_enrich.nlp.entities import ParsedSegment, resolve_entities
 from newsflow_enrich.nlp.quotes import extract_quotes
 from newsflow_enrich.nlp.segment import NLP_KINDS, Segment, segment
 from newsflow_enrich.nlp.stance import StanceClassifier, assemble_stances, load_stance_classifier
 from newsflow_enrich.nlp.tone import tone
+from newsflow_enrich.nlp.types import Analysis, Document, Enricher, NlpConfig
 from newsflow_schema import ModelInfo
 
 # Nothing downstream reads lemmas (cue verbs are matched by their inflected forms), and the
@@ -21,6 +21,8 @@ from newsflow_schema import ModelInfo
 _EXCLUDE = ("lemmatizer",)
 # Segments are a paragraph or a line each, so a batch of articles is many more texts.
 _SEGMENTS_PER_ARTICLE = 12
+# Provenance of an analysis made in degraded mode (entities and tone only).
+DEGRADED = ModelInfo(name="newsflow-degraded", version="entities+tone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,16 @@ class NewsEnricher:
         body = doc.body
         resolved = resolve_entities(body, parsed.segments, doc.title)
         entities = tuple(e.to_schema(body) for e in resolved)
+        prose = "\n".join(body[ps.segment.start : ps.segment.end] for ps in parsed.segments)
+        language = doc.language or str(self._nlp.lang)
+        if doc.degraded:
+            # Over the time budget: skip the costliest stages, and say so in the provenance.
+            return Analysis(
+                language=language,
+                entities=entities,
+                tone=tone(prose),
+                models=(*self._models, DEGRADED),
+            )
         quotes = tuple(
             extract_quotes(body, parsed.segments, resolved, indirect=self._config.indirect_quotes)
         )
@@ -118,12 +130,16 @@ class NewsEnricher:
             self._stance,
             max_targets=self._config.max_stance_targets,
         )
-        prose = "\n".join(body[ps.segment.start : ps.segment.end] for ps in parsed.segments)
         return Analysis(
-            language=doc.language or str(self._nlp.lang),
+            language=language,
             entities=entities,
             quotes=quotes,
             stances=stances,
             tone=tone(prose),
             models=self._models,
         )
+
+
+def load_enricher(config: NlpConfig) -> Enricher:
+    """Load the default enricher (loads models: call once per worker process)."""
+    return NewsEnricher(config)

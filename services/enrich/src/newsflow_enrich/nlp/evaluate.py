@@ -17,7 +17,6 @@ from typing import Any
 import spacy
 from spacy.language import Language
 
-from newsflow_enrich.nlp.base import Analysis, Document, NlpConfig
 from newsflow_enrich.nlp.enricher import NewsEnricher
 from newsflow_enrich.nlp.entities import normalise_tokens
 from newsflow_enrich.nlp.stance import (
@@ -26,6 +25,7 @@ from newsflow_enrich.nlp.stance import (
     macro_f1,
     vader_sentence_baseline,
 )
+from newsflow_enrich.nlp.types import Analysis, Document, NlpConfig
 
 # The labels the gold set annotates exhaustively.
 EVAL_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "GPE", "LOC"})

@@ -1,4 +1,4 @@
-"""The enrichment interface, and the loader the worker processes call."""
+"""The enrichment interface: documents, analyses, the configuration and the Enricher protocol."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ class Document:
     body: str
     title: str | None = None
     language: str | None = None
+    # Set for a record over the NLP time budget: entities and tone only (no quotes, no stance),
+    # and the analysis says so in its models.
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +49,3 @@ class Enricher(Protocol):
     def enrich(self, docs: Sequence[Document]) -> list[Analysis]:
         """One analysis per document, in order. Pure: no I/O beyond loaded models."""
         ...
-
-
-def load_enricher(config: NlpConfig) -> Enricher:
-    """Load the default enricher (loads models: call once per worker process)."""
-    from newsflow_enrich.nlp.enricher import NewsEnricher
-
-    return NewsEnricher(config)
