@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsflow_enrich.nlp.base import Analysis, Document, NlpConfig
 from newsflow_enrich.nlp.stance import (
     ARTICLE_HOLDER,
     StanceClassifier,
@@ -17,6 +16,7 @@ from newsflow_enrich.nlp.stance import (
     macro_f1,
     vader_sentence_baseline,
 )
+from newsflow_enrich.nlp.types import Analysis, Document, NlpConfig
 from newsflow_enrich.training.data import Example, default_data_path, load_examples, split_heldout
 
 
