@@ -228,3 +228,17 @@ def test_speakers_pairs_come_first_and_stances_in_text_order() -> None:
         ("article", "Borex"),
         ("Jones", "Acme"),
     ]
+
+
+def test_a_tie_between_a_view_and_none_is_neutral_and_favor_against_goes_by_score() -> None:
+    from newsflow_enrich.nlp.stance import _aggregate, _Evidence
+
+    def ev(i: int) -> _Evidence:
+        return _Evidence(
+            "article", "article", "Acme", TargetSentence(f"s{i}", 0, 2), Span(start=i, end=i + 1)
+        )
+
+    [mixed] = _aggregate([ev(0), ev(1)], [("against", -0.9), ("neutral", 0.1)])
+    assert (mixed.label, mixed.score) == ("neutral", 0.05)
+    [split] = _aggregate([ev(0), ev(1)], [("against", -0.9), ("favor", 0.4)])
+    assert split.label == "against"

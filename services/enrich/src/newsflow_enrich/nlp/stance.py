@@ -461,8 +461,10 @@ def assemble_stances(
 def _aggregate(
     evidence: Sequence[_Evidence], predictions: Sequence[tuple[StanceLabel, float]]
 ) -> tuple[Stance, ...]:
-    """One stance per (holder, target): the majority label (ties go to the sign of the mean
-    score), scored by the mean of the agreeing items shrunk by the share that agrees."""
+    """One stance per (holder, target): the majority label, scored by the mean of the
+    agreeing items shrunk by the share that agrees. A tie with "neutral" in it is neutral
+    (evidence split between a view and none is no clear view); a favor/against tie goes to
+    the sign of the mean score."""
     groups: dict[tuple[str, str], list[tuple[_Evidence, StanceLabel, float]]] = {}
     for ev, (label, score) in zip(evidence, predictions, strict=True):
         groups.setdefault((ev.holder, ev.target), []).append((ev, label, score))
@@ -475,15 +477,7 @@ def _aggregate(
             label = tied[0]
         else:
             mean = sum(s for _, _, s in rows) / len(rows)
-            label = (
-                "favor"
-                if mean > 0 and "favor" in tied
-                else (
-                    "against"
-                    if mean < 0 and "against" in tied
-                    else ("neutral" if "neutral" in tied else tied[0])
-                )
-            )
+            label = "neutral" if "neutral" in tied else ("favor" if mean > 0 else "against")
         agreeing = [(ev, s) for ev, lb, s in rows if lb == label]
         score = sum(s for _, s in agreeing) / len(agreeing) * len(agreeing) / len(rows)
         spans = sorted({(ev.span.start, ev.span.end) for ev, _ in agreeing})
