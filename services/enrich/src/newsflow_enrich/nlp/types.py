@@ -42,7 +42,7 @@ class NlpConfig:
     # typical article; the model's cost is bounded per (holder, target) instead).
     max_stance_targets: int = 32
     # "onnx": the fine-tuned transformer (default); "logreg": the lighter, weaker baseline.
-    stance_model: Literal["onnx", "logreg"] = "logreg"
+    stance_model: Literal["onnx", "logreg"] = "onnx"
 
 
 class Enricher(Protocol):
