@@ -160,16 +160,19 @@ def load_linear_stance_classifier(path: Path | None = None) -> LinearStanceClass
     return LinearStanceClassifier.from_artifact(artifact)
 
 
-def load_stance_classifier(kind: StanceModel = "onnx") -> StanceClassifier:
+def load_stance_classifier(
+    kind: StanceModel = "onnx", model_pairs: int = MODEL_PAIRS
+) -> StanceClassifier:
     """The stance model a deployment picked (ENRICH_STANCE_MODEL): the fine-tuned transformer
-    (int8 ONNX, the default) or the logistic regression (no onnxruntime needed, weaker)."""
+    (int8 ONNX, the default) for the first `model_pairs` pairs of an article and the logistic
+    regression for the rest, or the logistic regression alone (no onnxruntime, weaker)."""
     if kind == "logreg":
         return load_linear_stance_classifier()
     if kind == "onnx":
         from newsflow_enrich.nlp.stance_onnx import OnnxStanceClassifier
 
         return TieredStanceClassifier(
-            OnnxStanceClassifier(), load_linear_stance_classifier(), MODEL_PAIRS
+            OnnxStanceClassifier(), load_linear_stance_classifier(), model_pairs
         )
     raise ValueError(f"unknown stance model {kind!r}: use one of {STANCE_MODELS}")
 
