@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         default="onnx",
         description="onnx: the fine-tuned MiniLM (int8); logreg: the logistic-regression baseline.",
     )
+    stance_model_pairs: int = Field(
+        default=16,
+        ge=0,
+        description="Pairs per article the onnx model reads; the logistic regression reads the "
+        "rest. Lower is faster.",
+    )
     workers: int = Field(default=1, ge=1)
 
     batch_max: int = Field(default=32, ge=1, description="Records per consumer batch at most.")
@@ -102,4 +108,5 @@ class Settings(BaseSettings):
             spacy_model=self.spacy_model,
             batch_size=self.nlp_batch_size,
             stance_model=self.stance_model,
+            stance_model_pairs=self.stance_model_pairs,
         )

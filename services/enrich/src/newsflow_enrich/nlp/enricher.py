@@ -86,7 +86,9 @@ class NewsEnricher:
     ) -> None:
         self._config = config
         self._nlp = load_spacy(config.spacy_model)
-        self._stance = stance_classifier or load_stance_classifier(config.stance_model)
+        self._stance = stance_classifier or load_stance_classifier(
+            config.stance_model, config.stance_model_pairs
+        )
         self._models = (
             *model_infos(self._nlp, config.spacy_model),
             self._stance.info,

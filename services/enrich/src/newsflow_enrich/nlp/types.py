@@ -43,6 +43,9 @@ class NlpConfig:
     max_stance_targets: int = 32
     # "onnx": the fine-tuned transformer (default); "logreg": the lighter, weaker baseline.
     stance_model: Literal["onnx", "logreg"] = "onnx"
+    # Pairs per article the transformer reads (the rest go to the logistic regression): the
+    # trade between stance quality and throughput.
+    stance_model_pairs: int = 16
 
 
 class Enricher(Protocol):
