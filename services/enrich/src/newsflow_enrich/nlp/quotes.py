@@ -28,7 +28,8 @@ _DEMONSTRATIVES = frozenset({"that", "this", "which", "what", "there"})
 # Dependencies through which a cue verb inherits its subject: "…, adding, “…”", "warning that".
 _CLIMB_DEPS = frozenset({"advcl", "xcomp", "conj", "ccomp", "dep", "parataxis", "acl", "pcomp"})
 # "the 22-year-old said": an age standing for the person last in focus.
-_AGE_NOUN = re.compile(r"\d+-year-old")
+# Starts only at the first digit of a run, and never gives digits back: linear on long numbers.
+_AGE_NOUN = re.compile(r"(?<!\d)\d++-year-old")
 # How far back (characters) a pronoun looks for its antecedent among subjects.
 _PRONOUN_WINDOW = 1200
 
