@@ -35,7 +35,7 @@ ARTICLE_HOLDER = "article"
 # Characters around a quote, in its sentence, still read as its framing when no speaker is there.
 _FRAME_GAP = 60
 # What joins a speaker to their employer or party: "X of Y", "X, from Y", "X at the Y".
-_AFFILIATION = re.compile(r"\s*,?\s*(?:(?:of|from|at|with)\s+)?(?:the\s+)?", re.IGNORECASE)
+_AFFILIATION = re.compile(r"\s*+,?\s*+(?:(?:of|from|at|with)\s+)?(?:the\s+)?", re.IGNORECASE)
 # Third-person pronouns in a direct quote point at someone other than the speaker, who says "I".
 _PRONOUN = re.compile(r"\b(?:he|she|him|his|her)\b", re.IGNORECASE)
 # ... and "they" in a quote usually means an organisation or a group the story named.

@@ -30,7 +30,7 @@ _WORD = re.compile(r"[\w’'.-]+")
 # What follows a name as its role: ", a senior lawmaker from Putin's United Russia party,".
 _APPOSITION = re.compile(r",\s+(?:a|an|the)\s+[^,.;:“”\"]{3,90},")
 # ... or directly: "Henrik Dahl of Nordvik Bank".
-_AFFILIATION_AFTER = re.compile(r"\s+(?:of|from|at|with)\s+(?:the\s+)?[^,.;:“”\"]{2,60}")
+_AFFILIATION_AFTER = re.compile(r"(?<!\s)\s++(?:of|from|at|with)\s+(?:the\s+)?[^,.;:“”\"]{2,60}")
 # Role nouns: the words a premodifier chain before a name ends in.
 ROLE_WORDS = frozenset(
     "spokesperson spokesman spokeswoman adviser advisor governor chief minister president "
@@ -40,7 +40,7 @@ ROLE_WORDS = frozenset(
 )
 # Between a role word and the name: nothing but titles, or a "for/of the X" phrase and a comma.
 _ROLE_GAP = re.compile(
-    r"^(?:\s+(?:for|of|at|with|from)\s+[^,.;:“”\"]{2,70})?\s*,?\s*(?:[A-Z][\w.’'-]*\s+)*$"
+    r"^(?:\s+(?:for|of|at|with|from)\s+[^,.;:“”\"]{2,70})?\s*+,?\s*+(?:[A-Z][\w.’'-]*+\s++)*+$"
 )
 _CLAUSE_EDGE = re.compile(r"[,;:“”\"(\n]|\bthat\b|\bsaid\b|\band\b")
 # Demonym endings: "Ukraine" → "Ukrainian", "Russia" → "Russian", "Iraq" → "Iraqis".
