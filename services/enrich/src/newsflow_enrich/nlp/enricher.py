@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import spacy
 from spacy import about as spacy_about
@@ -41,9 +43,20 @@ class ParsedDocument:
         return out
 
 
+def model_location(model: str) -> str | Path:
+    """A package name or path spaCy can load; a vendoring package gives its data directory."""
+    try:
+        module = importlib.import_module(model)
+    except ImportError:
+        return model
+    # A package that ships a pipeline as data (not as a spaCy model package) exposes its path.
+    path_of = getattr(module, "model_path", None)
+    return Path(path_of()) if callable(path_of) and not hasattr(module, "load") else model
+
+
 def load_spacy(model: str) -> spacy.language.Language:
     """The spaCy pipeline without the components the rules do not use."""
-    nlp = spacy.load(model, exclude=list(_EXCLUDE))
+    nlp = spacy.load(model_location(model), exclude=list(_EXCLUDE))
     if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
         # A pipeline without a parser still needs sentence boundaries for quotes and stance.
         nlp.add_pipe("sentencizer", first=True)
