@@ -152,6 +152,9 @@ class _Collector:
         self.base = ps.segment.start
         self.out: list[Candidate] = []
         self.taken: set[int] = set()
+        # A short line with several small standalone numbers: results or standings.
+        scores = sum(1 for t in self.doc if t.text.isdigit() and len(t.text) <= 3)
+        self.results_line = scores >= 2 and len(self.doc) <= 40
 
     def add(
         self, start: int, end: int, label: str | None, weight: float, trim: bool = True
@@ -171,8 +174,13 @@ class _Collector:
             )
         ):
             start += 1
+        # A date is never part of a name ("Ankara 1996-12-06"), nor is a score on a results
+        # line ("Everton 2"); a number elsewhere may be ("Apollo 11").
+        while start < end and _numeric(doc[start], self.results_line):
+            start += 1
         while end > start and (
-            doc[end - 1].tag_ == "POS"
+            _numeric(doc[end - 1], self.results_line)
+            or doc[end - 1].tag_ == "POS"
             or doc[end - 1].lower_ in {"'s", "’s", "'", "’"}
             or doc[end - 1].is_punct
             or doc[end - 1].is_space
@@ -392,6 +400,22 @@ class _Collector:
                 self.add(j, end, "PERSON", W_ROLE)
                 return
         self.add(start, end, label, W_NER)
+
+
+def _numeric(tok: SpacyToken, scores: bool) -> bool:
+    """A date token (digits joined by "-" or "/"), or with `scores` any number."""
+    text: str = tok.text
+    if not text[:1].isdigit() or not all(c.isdigit() or c in "-–/:.," for c in text):
+        return False
+    return scores or any(c in "-–/" for c in text.strip("-–/")) or _in_iso_date(tok)
+
+
+def _in_iso_date(tok: SpacyToken) -> bool:
+    """A piece of "1996-12-06", which the tokenizer splits at each hyphen."""
+    doc, i = tok.doc, tok.i
+    after = i + 2 < len(doc) and doc[i + 1].text == "-" and doc[i + 2].text.isdigit()
+    before = i >= 2 and doc[i - 1].text == "-" and doc[i - 2].text.isdigit()
+    return after or before
 
 
 def _covered_by_person(ents: Sequence[SpacySpan], start: int, end: int) -> bool:
