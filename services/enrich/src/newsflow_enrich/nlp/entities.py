@@ -415,7 +415,7 @@ def _in_iso_date(tok: SpacyToken) -> bool:
     doc, i = tok.doc, tok.i
     after = i + 2 < len(doc) and doc[i + 1].text == "-" and doc[i + 2].text.isdigit()
     before = i >= 2 and doc[i - 1].text == "-" and doc[i - 2].text.isdigit()
-    return after or before
+    return bool(after or before)
 
 
 def _covered_by_person(ents: Sequence[SpacySpan], start: int, end: int) -> bool:
