@@ -216,3 +216,14 @@ def test_numeric_tokens_dates_always_numbers_only_on_results_lines(
     assert _numeric(date, scores=False) and _numeric(iso_year, scores=False)
     # "Apollo 11": a bare number is part of a name unless the line is results or standings.
     assert not _numeric(eleven, scores=False) and _numeric(eleven, scores=True)
+
+
+def test_a_wire_slug_is_not_an_entity(resolve: Resolve) -> None:
+    body = (
+        "SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT .\n\n"
+        "Japan began the defence of their title with a win against Syria.\n\n"
+        "OSLO - Norway said on Monday it would act."
+    )
+    names = labels_of(resolve(body))
+    assert "Soccer" not in names and "SOCCER" not in names
+    assert names.get("Japan") == "GPE" and names.get("Oslo") == "GPE"

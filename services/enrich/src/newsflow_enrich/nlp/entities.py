@@ -48,6 +48,8 @@ _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _SPACES = re.compile(r"\s+")
 _HYPHEN_PREFIX = re.compile(r"^[a-z]+-", re.UNICODE)
+# A wire slug opening a headline in capitals: "SOCCER - JAPAN GET LUCKY WIN": a topic, not a name.
+_SLUG = re.compile(r"(?<![A-Z&/])[A-Z][A-Z&/]{2,}+(?: [A-Z][A-Z&/]{2,}+)? [-–—] ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,11 @@ class _Collector:
         self.base = ps.segment.start
         self.out: list[Candidate] = []
         self.taken: set[int] = set()
+        slug = _SLUG.match(body, self.base, ps.segment.end)
+        if slug is not None and not any(c.islower() for c in body[slug.end() : ps.segment.end]):
+            # Reserve the slug's tokens so that no candidate is made of them.
+            words_end = slug.end() - self.base - 3
+            self.taken.update(t.i for t in self.doc if t.idx < words_end)
         # A short line with several small standalone numbers: results or standings.
         scores = sum(1 for t in self.doc if t.text.isdigit() and len(t.text) <= 3)
         self.results_line = scores >= 2 and len(self.doc) <= 40
