@@ -77,8 +77,10 @@ _work: Callable[[list[Document]], int] | None = None
 def _init_pipe(model: str) -> None:
     import spacy
 
+    from newsflow_enrich.nlp.enricher import model_location
+
     global _work
-    nlp = spacy.load(model)
+    nlp = spacy.load(model_location(model))
 
     def work(docs: list[Document]) -> int:
         return sum(1 for _ in nlp.pipe([d.body for d in docs], batch_size=BATCH))

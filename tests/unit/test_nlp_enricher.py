@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsflow_enrich.nlp import Analysis, Document, NlpConfig
-from newsflow_enrich.nlp.enricher import NewsEnricher
+from newsflow_enrich.nlp.enricher import DEGRADED, NewsEnricher
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,15 @@ def test_one_analysis_per_document_in_order(enricher: NewsEnricher) -> None:
 def test_odd_bodies_do_not_break_the_enricher(enricher: NewsEnricher, body: str) -> None:
     (analysis,) = enricher.enrich([Document(key="odd", body=body)])
     check_offsets(body, analysis)
+
+
+def test_degraded_document_gets_entities_and_tone_only(enricher: NewsEnricher) -> None:
+    full, degraded = enricher.enrich(
+        [Document(key="a", body=STORY), Document(key="b", body=STORY, degraded=True)]
+    )
+    assert full.quotes and DEGRADED not in full.models
+    assert degraded.quotes == () and degraded.stances == ()
+    assert [e.name for e in degraded.entities] == [e.name for e in full.entities]
+    assert degraded.tone == full.tone
+    assert DEGRADED in degraded.models
+    assert set(full.models) < set(degraded.models)

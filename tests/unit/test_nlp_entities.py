@@ -8,17 +8,18 @@ from collections.abc import Callable
 import pytest
 import spacy
 
-from newsflow_enrich.nlp.base import Document
 from newsflow_enrich.nlp.enricher import load_spacy, parse
 from newsflow_enrich.nlp.entities import (
     Candidate,
     ResolvedEntity,
+    _numeric,
     acronym_aliases,
     cluster,
     normalise_tokens,
     resolve_entities,
     total_votes,
 )
+from newsflow_enrich.nlp.types import Document
 
 pytestmark = pytest.mark.unit
 
@@ -193,3 +194,36 @@ def test_salience_prefers_headline_and_frequent_entities(resolve: Resolve) -> No
     ents = {e.name: e for e in resolve(body)}
     assert ents["Ostra Foods"].salience > ents["Lisbon"].salience
     assert all(0.0 <= e.salience <= 1.0 for e in ents.values())
+
+
+def test_no_date_or_score_inside_a_name(resolve: Resolve) -> None:
+    body = (
+        "Police in Ankara 1996-12-06 said on Friday that the talks had ended.\n\n"
+        "Everton 2 Southampton 1\n\n"
+        "Leeds 0 Chelsea 3"
+    )
+    names = {e.name for e in resolve(body)}
+    assert {"Ankara", "Everton", "Southampton", "Leeds"} <= names
+    assert not any(any(c.isdigit() for c in n) for n in names), names
+
+
+def test_numeric_tokens_dates_always_numbers_only_on_results_lines(
+    nlp: spacy.language.Language,
+) -> None:
+    doc = nlp("12/06/1996 1996-12-06 11")
+    date, iso_year, eleven = doc[0], doc[1], doc[-1]
+    assert [t.text for t in (date, iso_year, eleven)] == ["12/06/1996", "1996", "11"]
+    assert _numeric(date, scores=False) and _numeric(iso_year, scores=False)
+    # "Apollo 11": a bare number is part of a name unless the line is results or standings.
+    assert not _numeric(eleven, scores=False) and _numeric(eleven, scores=True)
+
+
+def test_a_wire_slug_is_not_an_entity(resolve: Resolve) -> None:
+    body = (
+        "SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT .\n\n"
+        "Japan began the defence of their title with a win against Syria.\n\n"
+        "OSLO - Norway said on Monday it would act."
+    )
+    names = labels_of(resolve(body))
+    assert "Soccer" not in names and "SOCCER" not in names
+    assert names.get("Japan") == "GPE" and names.get("Oslo") == "GPE"

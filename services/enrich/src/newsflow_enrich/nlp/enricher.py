@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import spacy
 from spacy import about as spacy_about
 
-from newsflow_enrich.nlp.base import Analysis, Document, NlpConfig
 from newsflow_enrich.nlp.entities import ParsedSegment, resolve_entities
 from newsflow_enrich.nlp.quotes import extract_quotes
 from newsflow_enrich.nlp.segment import NLP_KINDS, Segment, segment
 from newsflow_enrich.nlp.stance import StanceClassifier, assemble_stances, load_stance_classifier
 from newsflow_enrich.nlp.tone import tone
+from newsflow_enrich.nlp.types import Analysis, Document, Enricher, NlpConfig
 from newsflow_schema import ModelInfo
 
 # Nothing downstream reads lemmas (cue verbs are matched by their inflected forms), and the
@@ -21,6 +23,8 @@ from newsflow_schema import ModelInfo
 _EXCLUDE = ("lemmatizer",)
 # Segments are a paragraph or a line each, so a batch of articles is many more texts.
 _SEGMENTS_PER_ARTICLE = 12
+# Provenance of an analysis made in degraded mode (entities and tone only).
+DEGRADED = ModelInfo(name="newsflow-degraded", version="entities+tone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +43,20 @@ class ParsedDocument:
         return out
 
 
+def model_location(model: str) -> str | Path:
+    """A package name or path spaCy can load; a vendoring package gives its data directory."""
+    try:
+        module = importlib.import_module(model)
+    except ImportError:
+        return model
+    # A package that ships a pipeline as data (not as a spaCy model package) exposes its path.
+    path_of = getattr(module, "model_path", None)
+    return Path(path_of()) if callable(path_of) and not hasattr(module, "load") else model
+
+
 def load_spacy(model: str) -> spacy.language.Language:
     """The spaCy pipeline without the components the rules do not use."""
-    nlp = spacy.load(model, exclude=list(_EXCLUDE))
+    nlp = spacy.load(model_location(model), exclude=list(_EXCLUDE))
     if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
         # A pipeline without a parser still needs sentence boundaries for quotes and stance.
         nlp.add_pipe("sentencizer", first=True)
@@ -84,7 +99,9 @@ class NewsEnricher:
     ) -> None:
         self._config = config
         self._nlp = load_spacy(config.spacy_model)
-        self._stance = stance_classifier or load_stance_classifier()
+        self._stance = stance_classifier or load_stance_classifier(
+            config.stance_model, config.stance_model_pairs
+        )
         self._models = (
             *model_infos(self._nlp, config.spacy_model),
             self._stance.info,
@@ -107,6 +124,16 @@ class NewsEnricher:
         body = doc.body
         resolved = resolve_entities(body, parsed.segments, doc.title)
         entities = tuple(e.to_schema(body) for e in resolved)
+        prose = "\n".join(body[ps.segment.start : ps.segment.end] for ps in parsed.segments)
+        language = doc.language or str(self._nlp.lang)
+        if doc.degraded:
+            # Over the time budget: skip the costliest stages, and say so in the provenance.
+            return Analysis(
+                language=language,
+                entities=entities,
+                tone=tone(prose),
+                models=(*self._models, DEGRADED),
+            )
         quotes = tuple(
             extract_quotes(body, parsed.segments, resolved, indirect=self._config.indirect_quotes)
         )
@@ -118,12 +145,16 @@ class NewsEnricher:
             self._stance,
             max_targets=self._config.max_stance_targets,
         )
-        prose = "\n".join(body[ps.segment.start : ps.segment.end] for ps in parsed.segments)
         return Analysis(
-            language=doc.language or str(self._nlp.lang),
+            language=language,
             entities=entities,
             quotes=quotes,
             stances=stances,
             tone=tone(prose),
             models=self._models,
         )
+
+
+def load_enricher(config: NlpConfig) -> Enricher:
+    """Load the default enricher (loads models: call once per worker process)."""
+    return NewsEnricher(config)

@@ -48,6 +48,8 @@ _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _SPACES = re.compile(r"\s+")
 _HYPHEN_PREFIX = re.compile(r"^[a-z]+-", re.UNICODE)
+# A wire slug opening a headline in capitals: "SOCCER - JAPAN GET LUCKY WIN": a topic, not a name.
+_SLUG = re.compile(r"(?<![A-Z&/])[A-Z][A-Z&/]{2,}+(?: [A-Z][A-Z&/]{2,}+)? [-–—] ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,14 @@ class _Collector:
         self.base = ps.segment.start
         self.out: list[Candidate] = []
         self.taken: set[int] = set()
+        slug = _SLUG.match(body, self.base, ps.segment.end)
+        if slug is not None and not any(c.islower() for c in body[slug.end() : ps.segment.end]):
+            # Reserve the slug's tokens so that no candidate is made of them.
+            words_end = slug.end() - self.base - 3
+            self.taken.update(t.i for t in self.doc if t.idx < words_end)
+        # A short line with several small standalone numbers: results or standings.
+        scores = sum(1 for t in self.doc if t.text.isdigit() and len(t.text) <= 3)
+        self.results_line = scores >= 2 and len(self.doc) <= 40
 
     def add(
         self, start: int, end: int, label: str | None, weight: float, trim: bool = True
@@ -171,8 +181,13 @@ class _Collector:
             )
         ):
             start += 1
+        # A date is never part of a name ("Ankara 1996-12-06"), nor is a score on a results
+        # line ("Everton 2"); a number elsewhere may be ("Apollo 11").
+        while start < end and _numeric(doc[start], self.results_line):
+            start += 1
         while end > start and (
-            doc[end - 1].tag_ == "POS"
+            _numeric(doc[end - 1], self.results_line)
+            or doc[end - 1].tag_ == "POS"
             or doc[end - 1].lower_ in {"'s", "’s", "'", "’"}
             or doc[end - 1].is_punct
             or doc[end - 1].is_space
@@ -214,9 +229,19 @@ class _Collector:
         cand.place_evidence += weight
 
     def _evidence(self, cand: Candidate, span: SpacySpan, label: str | None) -> None:
+        followed_by_role = span.end < len(self.doc) and self.doc[span.end].lower_ in ROLE_WORDS
+        self._role_evidence(cand, span, followed_by_role)
+        self._word_evidence(cand, span)
+        self._place_evidence(cand, span, label)
+        # A name right before a role word modifies the person ("Kherson chief X"), so it is
+        # not the person: move NER's PERSON vote to a place.
+        if followed_by_role and cand.votes["PERSON"] > 0:
+            cand.votes["PERSON"] -= W_NER
+            cand.votes["GPE"] += W_MODIFIER
+
+    def _role_evidence(self, cand: Candidate, span: SpacySpan, followed_by_role: bool) -> None:
         doc = self.doc
         roles = _role_run_before(doc, span.start)
-        followed_by_role = span.end < len(doc) and doc[span.end].lower_ in ROLE_WORDS
         if roles and not followed_by_role:
             cand.votes["PERSON"] += W_ROLE
             cand.roles.update(r for r in roles if r in ROLE_WORDS)
@@ -239,7 +264,10 @@ class _Collector:
             cand.votes["ORG"] += W_APPOS
         if span.start > 0 and doc[span.start - 1].lower_ in ORG_NOUNS and not compounds:
             cand.votes["ORG"] += W_APPOS
-        subject = root
+
+    def _word_evidence(self, cand: Candidate, span: SpacySpan) -> None:
+        doc = self.doc
+        subject = span.root
         while subject.dep_ in {"appos", "compound"} and subject.head is not subject:
             subject = subject.head
         cand.is_subject = subject.dep_ in _SUBJECT_DEPS
@@ -252,6 +280,10 @@ class _Collector:
         if len(cand.tokens) == 1 and cand.tokens[0].endswith(("man", "woman", "men", "women")):
             # "the Frenchwoman": a demonym noun for a person, not an organisation.
             cand.votes["NORP"] += W_ORG_WORD
+
+    def _place_evidence(self, cand: Candidate, span: SpacySpan, label: str | None) -> None:
+        doc = self.doc
+        root = span.root
         before = span.start - 1
         if before >= 0 and doc[before].lower_ == "the":
             before -= 1
@@ -274,16 +306,25 @@ class _Collector:
         if span.start == 0 and raw.isupper() and len(raw) > 2 and span.end < len(doc):
             if doc[span.end].text in {",", "—", "–", "-", "--", "("}:
                 self._place(cand, label, W_DATELINE)
-        # A name right before a role word modifies the person ("Kherson chief X"), so it is
-        # not the person: move NER's PERSON vote to a place.
-        if followed_by_role and cand.votes["PERSON"] > 0:
-            cand.votes["PERSON"] -= W_NER
-            cand.votes["GPE"] += W_MODIFIER
 
     def collect(self) -> list[Candidate]:
+        ents = [e for e in self.doc.ents if e.label_ in NAME_LABELS]
+        self._dateline_place()
+        # Role-introduced names first, so they win over NER spans that swallow them.
+        for i, tok in enumerate(self.doc):
+            low = tok.lower_
+            if low in ROLE_WORDS:
+                self._after_role(i, ents)
+            elif low in ORG_NOUNS:
+                self._after_org_noun(i, ents)
+        self._role_appositions(ents)
+        for ent in ents:
+            self._add_ent(ent)
+        return self.out
+
+    def _dateline_place(self) -> None:
+        """A wire date line's place, which NER often misses once re-cased ("AREQUIPA, Peru")."""
         doc = self.doc
-        ents = [e for e in doc.ents if e.label_ in NAME_LABELS]
-        # A wire date line's place, which NER often misses once re-cased ("AREQUIPA, Peru").
         raw_start = self.body[self.base : self.base + 40]
         if doc and raw_start[:3].isupper():
             k = 0
@@ -291,37 +332,40 @@ class _Collector:
                 k += 1
             if 0 < k < len(doc) and doc[k].text in {",", "(", "—", "–", "-", "--"}:
                 self.add(0, k, "GPE", W_DATELINE)
-        # Role-introduced names first, so they win over NER spans that swallow them.
-        for i, tok in enumerate(doc):
-            low = tok.lower_
-            if low not in ROLE_WORDS and low not in ORG_NOUNS:
-                continue
-            if low in ORG_NOUNS and low not in ROLE_WORDS:
-                # "the newspaper X", "rail operator X": an organisation named after its kind.
-                j = i + 1
-                k = j
-                while k < len(doc) and k - j < 4 and _is_name_token(doc[k]):
-                    k += 1
-                if (
-                    k > j
-                    and (k == len(doc) or doc[k].lower_ not in ROLE_WORDS)
-                    and not any(e.start <= j < e.end for e in ents)
-                ):
-                    self.add(j, k, "ORG", W_APPOS)
-                continue
-            j = i + 1
-            while j < len(doc) and doc[j].lower_ in ROLE_WORDS | ROLE_MODIFIERS:
-                j += 1
-            k = j
-            while k < len(doc) and k - j < 4 and _is_name_token(doc[k]):
-                if doc[k].lower_ in ROLE_WORDS | ORG_WORDS:
-                    break
-                k += 1
-            # A name followed by another role word modifies it ("deputy Kherson chief X").
-            modifier = k < len(doc) and doc[k].lower_ in ROLE_WORDS | ROLE_MODIFIERS
-            if k > j and not modifier and not _covered_by_person(ents, j, k):
-                self.add(j, k, "PERSON", W_ROLE)
-        # Apposition to a role noun: "the spokesperson for the brigade, X Y, said".
+
+    def _after_org_noun(self, i: int, ents: Sequence[SpacySpan]) -> None:
+        """ "the newspaper X", "rail operator X": an organisation named after its kind."""
+        doc = self.doc
+        j = i + 1
+        k = j
+        while k < len(doc) and k - j < 4 and _is_name_token(doc[k]):
+            k += 1
+        if (
+            k > j
+            and (k == len(doc) or doc[k].lower_ not in ROLE_WORDS)
+            and not any(e.start <= j < e.end for e in ents)
+        ):
+            self.add(j, k, "ORG", W_APPOS)
+
+    def _after_role(self, i: int, ents: Sequence[SpacySpan]) -> None:
+        """ "spokesman Dmitry Peskov": the name after a role run is a person."""
+        doc = self.doc
+        j = i + 1
+        while j < len(doc) and doc[j].lower_ in ROLE_WORDS | ROLE_MODIFIERS:
+            j += 1
+        k = j
+        while k < len(doc) and k - j < 4 and _is_name_token(doc[k]):
+            if doc[k].lower_ in ROLE_WORDS | ORG_WORDS:
+                break
+            k += 1
+        # A name followed by another role word modifies it ("deputy Kherson chief X").
+        modifier = k < len(doc) and doc[k].lower_ in ROLE_WORDS | ROLE_MODIFIERS
+        if k > j and not modifier and not _covered_by_person(ents, j, k):
+            self.add(j, k, "PERSON", W_ROLE)
+
+    def _role_appositions(self, ents: Sequence[SpacySpan]) -> None:
+        """Apposition to a role noun: "the spokesperson for the brigade, X Y, said"."""
+        doc = self.doc
         for tok in doc:
             if tok.dep_ == "appos" and tok.pos_ == "PROPN" and tok.head.lower_ in ROLE_WORDS:
                 start = tok.i
@@ -333,9 +377,6 @@ class _Collector:
                     start -= 1
                 if not _covered_by_person(ents, start, tok.i + 1):
                     self.add(start, tok.i + 1, "PERSON", W_APPOS)
-        for ent in ents:
-            self._add_ent(ent)
-        return self.out
 
     def _add_ent(self, ent: SpacySpan) -> None:
         doc = self.doc
@@ -366,6 +407,22 @@ class _Collector:
                 self.add(j, end, "PERSON", W_ROLE)
                 return
         self.add(start, end, label, W_NER)
+
+
+def _numeric(tok: SpacyToken, scores: bool) -> bool:
+    """A date token (digits joined by "-" or "/"), or with `scores` any number."""
+    text: str = tok.text
+    if not text[:1].isdigit() or not all(c.isdigit() or c in "-–/:.," for c in text):
+        return False
+    return scores or any(c in "-–/" for c in text.strip("-–/")) or _in_iso_date(tok)
+
+
+def _in_iso_date(tok: SpacyToken) -> bool:
+    """A piece of "1996-12-06", which the tokenizer splits at each hyphen."""
+    doc, i = tok.doc, tok.i
+    after = i + 2 < len(doc) and doc[i + 1].text == "-" and doc[i + 2].text.isdigit()
+    before = i >= 2 and doc[i - 1].text == "-" and doc[i - 2].text.isdigit()
+    return bool(after or before)
 
 
 def _covered_by_person(ents: Sequence[SpacySpan], start: int, end: int) -> bool:
@@ -425,34 +482,11 @@ def cluster(
     for short in keys:
         if short in merged_into:
             continue
-        short_toks = tuple(short.split())
         if place[short] > max(0.0, votes[short].get("PERSON", 0.0) - W_NER):
             continue
-        longer = [
-            k
-            for k in keys
-            if len(k.split()) > len(short_toks)
-            and tuple(k.split()[-len(short_toks) :]) == short_toks
-            and _person_leaning(votes[k])
-        ]
-        if not longer and _winner(votes[short]) != "PERSON":
-            # "Northway" for "Northway Foods": a company's short name is its first word(s).
-            longer = [
-                k
-                for k in keys
-                if len(k.split()) > len(short_toks)
-                and tuple(k.split()[: len(short_toks)]) == short_toks
-                and _winner(votes[k]) == "ORG"
-                and set(k.split()[len(short_toks) :]) & ORG_WORDS
-            ]
-        if len(longer) == 1:
-            merged_into[short] = longer[0]
-        elif len(longer) > 1:
-            # Several full names share the surname; the longest that spells it out wins only
-            # when the others are shorter forms of it ("Putin", "Vladimir Putin").
-            longest = max(longer, key=lambda k: len(k.split()))
-            if all(tuple(longest.split()[-len(k.split()) :]) == tuple(k.split()) for k in longer):
-                merged_into[short] = longest
+        target = _merge_target(short, keys, votes)
+        if target is not None:
+            merged_into[short] = target
 
     # A short form's own NER label is the least reliable vote ("Humeniuk" as ORG): the full
     # name it merges into carries the type.
@@ -472,6 +506,38 @@ def cluster(
     for k, cs in by_key.items():
         groups.setdefault(root(k), []).extend(cs)
     return list(groups.values())
+
+
+def _merge_target(
+    short: str, keys: Sequence[str], votes: Mapping[str, dict[str, float]]
+) -> str | None:
+    """The one longer name a short form is a mention of ("Putin" of "Vladimir Putin"), if any."""
+    short_toks = tuple(short.split())
+    n = len(short_toks)
+    longer = [
+        k
+        for k in keys
+        if len(k.split()) > n and tuple(k.split()[-n:]) == short_toks and _person_leaning(votes[k])
+    ]
+    if not longer and _winner(votes[short]) != "PERSON":
+        # "Northway" for "Northway Foods": a company's short name is its first word(s).
+        longer = [
+            k
+            for k in keys
+            if len(k.split()) > n
+            and tuple(k.split()[:n]) == short_toks
+            and _winner(votes[k]) == "ORG"
+            and set(k.split()[n:]) & ORG_WORDS
+        ]
+    if len(longer) == 1:
+        return longer[0]
+    if longer:
+        # Several full names share the surname; the longest that spells it out wins only
+        # when the others are shorter forms of it ("Putin", "Vladimir Putin").
+        longest = max(longer, key=lambda k: len(k.split()))
+        if all(tuple(longest.split()[-len(k.split()) :]) == tuple(k.split()) for k in longer):
+            return longest
+    return None
 
 
 def _variants(groups: Sequence[Sequence[Candidate]]) -> list[tuple[str, int]]:

@@ -28,7 +28,8 @@ _DEMONSTRATIVES = frozenset({"that", "this", "which", "what", "there"})
 # Dependencies through which a cue verb inherits its subject: "…, adding, “…”", "warning that".
 _CLIMB_DEPS = frozenset({"advcl", "xcomp", "conj", "ccomp", "dep", "parataxis", "acl", "pcomp"})
 # "the 22-year-old said": an age standing for the person last in focus.
-_AGE_NOUN = re.compile(r"\d+-year-old")
+# Starts only at the first digit of a run, and never gives digits back: linear on long numbers.
+_AGE_NOUN = re.compile(r"(?<!\d)\d++-year-old")
 # How far back (characters) a pronoun looks for its antecedent among subjects.
 _PRONOUN_WINDOW = 1200
 
@@ -161,19 +162,21 @@ class _Linker:
         return Speaker(self.body[s:end], (s, end), None)
 
 
-def _subject_of(cue: SpacyToken) -> SpacyToken | None:
-    if cue.lower_ == "according":
-        for child in cue.children:
-            if child.lower_ == "to":
-                for obj in child.children:
-                    if obj.dep_ == "pobj":
-                        return obj
-        return None
-    # A participle cue ("…, adding, “…”", "warning that …") takes the subject of the speech
-    # verb it hangs from, even across clauses between them.
+def _according_to(cue: SpacyToken) -> SpacyToken | None:
+    """The object of "according to"."""
+    for child in cue.children:
+        if child.lower_ == "to":
+            for obj in child.children:
+                if obj.dep_ == "pobj":
+                    return obj
+    return None
+
+
+def _climb_for_subject(cue: SpacyToken, steps: int, cues_only: bool) -> SpacyToken | None:
+    """Walk up the clause chain from the cue; the first own subject found (of a cue verb)."""
     tok = cue
-    for _ in range(6):
-        if tok is cue or _is_cue(tok):
+    for _ in range(steps):
+        if not cues_only or tok is cue or _is_cue(tok):
             subj = _own_subject(tok)
             if subj is not None:
                 return subj
@@ -181,15 +184,17 @@ def _subject_of(cue: SpacyToken) -> SpacyToken | None:
             tok = tok.head
         else:
             break
-    tok = cue
-    for _ in range(4):
-        subj = _own_subject(tok)
-        if subj is not None:
-            return subj
-        if tok.dep_ in _CLIMB_DEPS and tok.head is not tok:
-            tok = tok.head
-        else:
-            break
+    return None
+
+
+def _subject_of(cue: SpacyToken) -> SpacyToken | None:
+    if cue.lower_ == "according":
+        return _according_to(cue)
+    # A participle cue ("…, adding, “…”", "warning that …") takes the subject of the speech
+    # verb it hangs from, even across clauses between them.
+    subj = _climb_for_subject(cue, 6, cues_only=True) or _climb_for_subject(cue, 4, cues_only=False)
+    if subj is not None:
+        return subj
     # Inverted attribution: "…,” said Smith.
     for child in cue.rights:
         if child.dep_ in {"dobj", "attr", "npadvmod"} and child.pos_ == "PROPN":

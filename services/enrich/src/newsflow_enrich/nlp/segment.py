@@ -32,7 +32,8 @@ _CREDIT = re.compile(
     r"\b(?:getty images|ap photo|afp photo|reuters/|shutterstock|file photo)\b",
     re.IGNORECASE,
 )
-_MARKUP = re.compile(r"<[^>]*>|<!--|-->|!--|\{|\}|\bgtag\b|\bwindow\.|function\s*\(|=\s*[\"']")
+# A tag may not contain "<": a run of "<" without ">" is then scanned once, not once per "<".
+_MARKUP = re.compile(r"<[^<>]*>|<!--|-->|!--|\{|\}|\bgtag\b|\bwindow\.|function\s*\(|=\s*[\"']")
 # Small words that stay lower case when a capitalised line is re-cased.
 _SMALL_WORDS = frozenset(
     "a an and as at but by for from in into nor of on or per the to vs via with".split()

@@ -3,7 +3,6 @@ trained on NewsMTSC, and the assembly of per-holder stances with evidence."""
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import json
 import math
@@ -14,9 +13,12 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from newsflow_enrich.nlp.stance_features import ALL_GROUPS, featurize
+from newsflow_enrich.nlp.stance_rules import SentenceOf, Side, speaker_side, stance_mentions
 from newsflow_schema import Entity, ModelInfo, Quote, Span, Stance
 
 StanceLabel = Literal["favor", "against", "neutral"]
+StanceModel = Literal["onnx", "logreg"]
+STANCE_MODELS: tuple[StanceModel, ...] = ("onnx", "logreg")
 # Index order of the artifact's weight rows.
 LABELS: tuple[StanceLabel, StanceLabel, StanceLabel] = ("against", "neutral", "favor")
 ARTIFACT_FORMAT = "newsflow-stance-linear/1"
@@ -33,7 +35,7 @@ ARTICLE_HOLDER = "article"
 # Characters around a quote, in its sentence, still read as its framing when no speaker is there.
 _FRAME_GAP = 60
 # What joins a speaker to their employer or party: "X of Y", "X, from Y", "X at the Y".
-_AFFILIATION = re.compile(r"\s*,?\s*(?:(?:of|from|at|with)\s+)?(?:the\s+)?", re.IGNORECASE)
+_AFFILIATION = re.compile(r"\s*+,?\s*+(?:(?:of|from|at|with)\s+)?(?:the\s+)?", re.IGNORECASE)
 # Third-person pronouns in a direct quote point at someone other than the speaker, who says "I".
 _PRONOUN = re.compile(r"\b(?:he|she|him|his|her)\b", re.IGNORECASE)
 # ... and "they" in a quote usually means an organisation or a group the story named.
@@ -45,6 +47,13 @@ _DEFINITE = re.compile(r"\b[Tt]he ([a-z]{3,})\b")
 _NOT_HEADS = frozenset({"north", "south", "east", "west", "centre", "center", "left", "right"})
 # How far back (characters) a pronoun in a quote may find the person it refers to.
 _ANTECEDENT_WINDOW = 400
+# Sentences the model reads per (holder, target) at most, and per article at most: the
+# model's cost is per pair, and an article names dozens of targets.
+PAIRS_PER_KEY = 2
+PAIRS_PER_ARTICLE = 32
+# Of those, the pairs the transformer reads (the rest go to the logistic regression): what
+# keeps the enricher within its throughput budget of bare spaCy.
+MODEL_PAIRS = 16
 
 
 @dataclass(frozen=True)
@@ -122,23 +131,26 @@ class LinearStanceClassifier:
             out.append((LABELS[best], round(probs[2] - probs[0], 4)))
         return out
 
-    def explain(self, item: TargetSentence, top: int = 5) -> list[tuple[str, float]]:
-        """The features that pushed this item's predicted label most, with their weights."""
-        label, _ = self.predict([item])[0]
-        k = LABELS.index(label)
-        contributions = [
-            (name, row[k] * value - sum(row) / 3 * value)
-            for name, value in featurize(
-                item.text, item.target_start, item.target_end, self._groups
-            ).items()
-            if (row := self._weights.get(name)) is not None and name != "bias"
-        ]
-        contributions.sort(key=lambda nc: -nc[1])
-        return [(n, round(c, 4)) for n, c in contributions[:top]]
+
+class TieredStanceClassifier:
+    """The first `budget` items of each call (one article's pairs, most important first) to
+    `primary`, the rest to the cheaper `fallback`: every target still gets a stance, and the
+    costly model's time per article stays bounded."""
+
+    def __init__(self, primary: StanceClassifier, fallback: StanceClassifier, budget: int) -> None:
+        self.primary, self.fallback, self.budget = primary, fallback, budget
+        self.info = ModelInfo(
+            name=f"{primary.info.name}+{fallback.info.name}",
+            version=f"{primary.info.version}+{fallback.info.version}",
+        )
+
+    def predict(self, items: Sequence[TargetSentence]) -> list[tuple[StanceLabel, float]]:
+        head, tail = items[: self.budget], items[self.budget :]
+        return self.primary.predict(head) + (self.fallback.predict(tail) if tail else [])
 
 
-def load_stance_classifier(path: Path | None = None) -> StanceClassifier:
-    """The default classifier, from the artifact shipped in this package (offline, < 1 s)."""
+def load_linear_stance_classifier(path: Path | None = None) -> LinearStanceClassifier:
+    """The logistic-regression baseline, from the artifact shipped in this package (< 1 s)."""
     source = path or ARTIFACT_PATH
     try:
         with gzip.open(source, "rb") as fh:
@@ -146,6 +158,23 @@ def load_stance_classifier(path: Path | None = None) -> StanceClassifier:
     except FileNotFoundError as exc:
         raise ArtifactError(f"no stance artifact at {source}: run `make train-stance`") from exc
     return LinearStanceClassifier.from_artifact(artifact)
+
+
+def load_stance_classifier(
+    kind: StanceModel = "onnx", model_pairs: int = MODEL_PAIRS
+) -> StanceClassifier:
+    """The stance model a deployment picked (ENRICH_STANCE_MODEL): the fine-tuned transformer
+    (int8 ONNX, the default) for the first `model_pairs` pairs of an article and the logistic
+    regression for the rest, or the logistic regression alone (no onnxruntime, weaker)."""
+    if kind == "logreg":
+        return load_linear_stance_classifier()
+    if kind == "onnx":
+        from newsflow_enrich.nlp.stance_onnx import OnnxStanceClassifier
+
+        return TieredStanceClassifier(
+            OnnxStanceClassifier(), load_linear_stance_classifier(), model_pairs
+        )
+    raise ValueError(f"unknown stance model {kind!r}: use one of {STANCE_MODELS}")
 
 
 # --- assembling stances for one article ----------------------------------------------------
@@ -173,6 +202,9 @@ def _holder(quote: Quote) -> str | None:
     if name is None or name.strip().lower() in _UNRESOLVED_SPEAKERS:
         return None
     return name
+
+
+_ItemFor = Callable[[int, int], "tuple[TargetSentence, Span] | None"]
 
 
 def _in_frame(
@@ -256,30 +288,149 @@ def _references(
     return found
 
 
+def stance_targets(body: str, entities: Sequence[Entity], max_targets: int) -> list[Entity]:
+    """The entities a stance can be about, each cut down to the mentions that can carry one
+    (a place used as a place, a nationality adjective modifying a noun cannot), most salient
+    first."""
+    out: list[Entity] = []
+    for e in entities:
+        if e.label not in TARGET_LABELS or not e.mentions:
+            continue
+        usable = stance_mentions(body, e)
+        if usable:
+            out.append(e if usable == e.mentions else e.model_copy(update={"mentions": usable}))
+    out.sort(key=lambda e: (-e.salience, e.mentions[0].start))
+    return out[:max_targets]
+
+
+def _article_evidence(
+    targets: Sequence[Entity], quotes: Sequence[Quote], item_for: _ItemFor
+) -> list[_Evidence]:
+    """The article's view: sentences that mention a target outside any quote."""
+    quote_spans = [q.span for q in quotes]
+    evidence: list[_Evidence] = []
+    for target in targets:
+        # By text: a headline repeated above the body is one piece of evidence, not two.
+        used: set[str] = set()
+        for m in target.mentions:
+            if any(_overlaps(m.start, m.end, qs) for qs in quote_spans):
+                continue
+            found = item_for(m.start, m.end)
+            if found is None or found[0].text in used:
+                continue
+            used.add(found[0].text)
+            evidence.append(_Evidence(ARTICLE_HOLDER, "article", target.name, *found))
+    return evidence
+
+
+def _quote_evidence(
+    body: str,
+    quote: Quote,
+    holder: str,
+    targets: Sequence[Entity],
+    sentence_of: SentenceOf,
+    item_for: _ItemFor,
+) -> list[_Evidence]:
+    """A speaker's view from one quote: the targets it names, else those it refers to, else
+    those in its framing (see _in_frame)."""
+    inside = [
+        (t, m.start, m.end)
+        for t in targets
+        if t.name != holder
+        for m in t.mentions
+        if _within(m.start, m.end, quote.span)
+    ]
+    # References ("she", "they", "the bank") only when the quote names no target: a name
+    # in the quote is better evidence than a guessed antecedent.
+    inside = inside or _references(body, quote, holder, targets)
+    framed = inside or [
+        (t, m.start, m.end)
+        for t in targets
+        if t.name != holder
+        for m in t.mentions
+        if _in_frame(body, m.start, m.end, quote, sentence_of)
+    ]
+    seen: set[str] = set()
+    evidence: list[_Evidence] = []
+    for target, start, end in sorted(framed, key=lambda tm: tm[1]):
+        if target.name in seen:
+            continue
+        found = item_for(start, end)
+        if found is None:
+            continue
+        seen.add(target.name)
+        span = quote.span if inside else found[1]
+        evidence.append(_Evidence(holder, "speaker", target.name, found[0], span))
+    return evidence
+
+
+def _capped(evidence: Sequence[_Evidence], per_key: int, total: int) -> list[tuple[int, _Evidence]]:
+    """At most `per_key` items per (holder, target), the first in the text, and `total` in
+    all, most important first: every key's first item (speakers before the article, then in
+    order: the article's targets come most salient first), then the second ones, and so on.
+    The cost of stance grows with the pairs the model reads. Items keep their index in
+    `evidence`."""
+    rank: dict[tuple[str, str], int] = {}
+    ranked: list[tuple[int, int, int, _Evidence]] = []
+    for i, ev in enumerate(evidence):
+        key = (ev.holder, ev.target)
+        n = rank.get(key, 0)
+        rank[key] = n + 1
+        if n < per_key:
+            ranked.append((n, ev.holder_type == "article", i, ev))
+    ranked.sort(key=lambda r: r[:3])
+    return [(r[2], r[3]) for r in ranked[:total]]
+
+
+def _predict_once(
+    classifier: StanceClassifier, evidence: Sequence[_Evidence]
+) -> list[tuple[StanceLabel, float]]:
+    """Predictions for every item, each distinct (sentence, target) read by the model once
+    (the article and a speaker often share the attribution sentence)."""
+    unique = list(dict.fromkeys(ev.item for ev in evidence))
+    by_item = dict(zip(unique, classifier.predict(unique), strict=True))
+    return [by_item[ev.item] for ev in evidence]
+
+
+def _side_aware(
+    evidence: Sequence[_Evidence],
+    predictions: Sequence[tuple[StanceLabel, float]],
+    sides: Mapping[str, Side],
+) -> list[tuple[StanceLabel, float]]:
+    """A speaker talking about their own side ("Kremlin spokesman Dmitry Peskov" on Russia,
+    "pro-Russian deputy Kherson chief" on Kherson) is defending it, whatever grim words the
+    sentence holds ("no one is going to surrender the city"): never "against" it."""
+    out: list[tuple[StanceLabel, float]] = []
+    for ev, (label, score) in zip(evidence, predictions, strict=True):
+        side = sides.get(ev.holder)
+        if label == "against" and side is not None and side.includes(ev.target):
+            out.append(("neutral", max(0.0, score)))
+        else:
+            out.append((label, score))
+    return out
+
+
 def assemble_stances(
     body: str,
     sentences: Sequence[tuple[int, int]],
     entities: Sequence[Entity],
     quotes: Sequence[Quote],
     classifier: StanceClassifier,
-    max_targets: int = 8,
+    max_targets: int = 32,
+    pairs_per_key: int = PAIRS_PER_KEY,
+    pairs_per_article: int = PAIRS_PER_ARTICLE,
 ) -> tuple[Stance, ...]:
     """Per (holder, target): a label, a score and the spans that drove it.
 
-    Targets are the most salient entities of the kinds in TARGET_LABELS. The article's stance
-    toward a target comes from the sentences that mention it outside any quote: a quote is
-    its speaker's view, and counting it for the article too would make every outlet that
-    quotes both sides look like it holds both views. A speaker's stance comes from the
-    sentence of each of their quotes that mentions the target; when a quote names no target,
-    its framing stands in (see _in_frame).
+    Targets are the entities of the kinds in TARGET_LABELS, in their stance-carrying mentions
+    (see stance_targets). The article's stance toward a target comes from the sentences that
+    mention it outside any quote: a quote is its speaker's view, and counting it for the
+    article too would make every outlet that quotes both sides look like it holds both views.
+    A speaker's stance comes from the sentence of each of their quotes that mentions the
+    target; when a quote names no target, its framing stands in (see _in_frame). A speaker is
+    never "against" their own side (see _side_aware).
     """
-    starts = [s for s, _ in sentences]
-
-    def sentence_of(offset: int) -> tuple[int, int] | None:
-        i = bisect.bisect_right(starts, offset) - 1
-        if i >= 0 and sentences[i][0] <= offset < sentences[i][1]:
-            return sentences[i]
-        return None
+    sentence_of = SentenceOf(sentences)
 
     def item_for(start: int, end: int) -> tuple[TargetSentence, Span] | None:
         sent = sentence_of(start)
@@ -288,67 +439,35 @@ def assemble_stances(
         s0, s1 = sent
         return TargetSentence(body[s0:s1], start - s0, end - s0), Span(start=s0, end=s1)
 
-    targets = sorted(
-        (e for e in entities if e.label in TARGET_LABELS and e.mentions),
-        key=lambda e: (-e.salience, e.mentions[0].start),
-    )[:max_targets]
-    quote_spans = [q.span for q in quotes]
-    evidence: list[_Evidence] = []
-
-    for target in targets:
-        used: set[tuple[int, int]] = set()
-        for m in target.mentions:
-            if any(_overlaps(m.start, m.end, qs) for qs in quote_spans):
-                continue
-            found = item_for(m.start, m.end)
-            if found is None or (found[1].start, found[1].end) in used:
-                continue
-            used.add((found[1].start, found[1].end))
-            evidence.append(_Evidence(ARTICLE_HOLDER, "article", target.name, *found))
-
+    targets = stance_targets(body, entities, max_targets)
+    by_name = {e.name: e for e in entities}
+    evidence = _article_evidence(targets, quotes, item_for)
+    sides: dict[str, Side] = {}
     for quote in quotes:
         holder = _holder(quote)
         if holder is None:
             continue
-        inside = [
-            (t, m.start, m.end)
-            for t in targets
-            if t.name != holder
-            for m in t.mentions
-            if _within(m.start, m.end, quote.span)
-        ]
-        # References ("she", "they", "the bank") only when the quote names no target: a name
-        # in the quote is better evidence than a guessed antecedent.
-        inside = inside or _references(body, quote, holder, targets)
-        framed = inside or [
-            (t, m.start, m.end)
-            for t in targets
-            if t.name != holder
-            for m in t.mentions
-            if _in_frame(body, m.start, m.end, quote, sentence_of)
-        ]
-        seen: set[str] = set()
-        for target, start, end in sorted(framed, key=lambda tm: tm[1]):
-            if target.name in seen:
-                continue
-            found = item_for(start, end)
-            if found is None:
-                continue
-            seen.add(target.name)
-            span = quote.span if inside else found[1]
-            evidence.append(_Evidence(holder, "speaker", target.name, found[0], span))
-
-    if not evidence:
+        if holder not in sides and holder in by_name:
+            sides[holder] = speaker_side(body, by_name[holder], entities, sentence_of)
+        evidence += _quote_evidence(body, quote, holder, targets, sentence_of, item_for)
+    kept = _capped(evidence, pairs_per_key, pairs_per_article)
+    if not kept:
         return ()
-    predictions = classifier.predict([e.item for e in evidence])
-    return _aggregate(evidence, predictions)
+    # The classifier sees the pairs most important first (a tiered one gives those to the
+    # stronger model); stances come out in text order.
+    ranked = [ev for _, ev in kept]
+    predicted = _side_aware(ranked, _predict_once(classifier, ranked), sides)
+    in_order = sorted(zip(kept, predicted, strict=True), key=lambda kp: kp[0][0])
+    return _aggregate([ev for (_, ev), _ in in_order], [p for _, p in in_order])
 
 
 def _aggregate(
     evidence: Sequence[_Evidence], predictions: Sequence[tuple[StanceLabel, float]]
 ) -> tuple[Stance, ...]:
-    """One stance per (holder, target): the majority label (ties go to the sign of the mean
-    score), scored by the mean of the agreeing items shrunk by the share that agrees."""
+    """One stance per (holder, target): the majority label, scored by the mean of the
+    agreeing items shrunk by the share that agrees. A tie with "neutral" in it is neutral
+    (evidence split between a view and none is no clear view); a favor/against tie goes to
+    the sign of the mean score."""
     groups: dict[tuple[str, str], list[tuple[_Evidence, StanceLabel, float]]] = {}
     for ev, (label, score) in zip(evidence, predictions, strict=True):
         groups.setdefault((ev.holder, ev.target), []).append((ev, label, score))
@@ -361,15 +480,7 @@ def _aggregate(
             label = tied[0]
         else:
             mean = sum(s for _, _, s in rows) / len(rows)
-            label = (
-                "favor"
-                if mean > 0 and "favor" in tied
-                else (
-                    "against"
-                    if mean < 0 and "against" in tied
-                    else ("neutral" if "neutral" in tied else tied[0])
-                )
-            )
+            label = "neutral" if "neutral" in tied else ("favor" if mean > 0 else "against")
         agreeing = [(ev, s) for ev, lb, s in rows if lb == label]
         score = sum(s for _, s in agreeing) / len(agreeing) * len(agreeing) / len(rows)
         spans = sorted({(ev.span.start, ev.span.end) for ev, _ in agreeing})
@@ -415,33 +526,3 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
         fn = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p != label)
         total += 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     return total / len(LABELS)
-
-
-def evaluate_newsmtsc_heldout(
-    data: Path | None = None, classifier: StanceClassifier | None = None
-) -> dict[str, Any]:
-    """Macro-F1 and accuracy of the default classifier and of sentence VADER on the held-out
-    NewsMTSC split (the same split the training script held out)."""
-    from newsflow_enrich.nlp.train_stance import default_data_path, load_examples, split_heldout
-
-    path = data or default_data_path()
-    _, heldout = split_heldout(load_examples(path))
-    clf = classifier or load_stance_classifier()
-    items = [ex.item for ex in heldout]
-    gold = [ex.label for ex in heldout]
-    model_pred = [label for label, _ in clf.predict(items)]
-    vader_pred = vader_sentence_baseline(items)
-
-    def accuracy(pred: Sequence[str]) -> float:
-        return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
-
-    return {
-        "data": str(path),
-        "targets": len(heldout),
-        "model": clf.info.name,
-        "model_version": clf.info.version,
-        "model_macro_f1": round(macro_f1(gold, model_pred), 4),
-        "model_accuracy": round(accuracy(model_pred), 4),
-        "vader_macro_f1": round(macro_f1(gold, vader_pred), 4),
-        "vader_accuracy": round(accuracy(vader_pred), 4),
-    }

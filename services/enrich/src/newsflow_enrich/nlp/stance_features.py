@@ -111,14 +111,7 @@ def _valence(tokens: list[str], indices: Iterable[int]) -> tuple[float, float]:
     return pos, neg
 
 
-def featurize(
-    text: str, target_start: int, target_end: int, groups: Iterable[str] = ALL_GROUPS
-) -> dict[str, float]:
-    """Sparse features of a sentence as seen from the target at [target_start, target_end)."""
-    wanted = frozenset(groups)
-    toks, t = _tokens(text, target_start, target_end)
-    n = len(toks)
-    f: dict[str, float] = {"bias": 1.0}
+def _ngrams(toks: list[str], wanted: frozenset[str], f: dict[str, float]) -> None:
     if "unigram" in wanted:
         for w in toks:
             if w != TARGET:
@@ -126,39 +119,68 @@ def featurize(
     if "bigram" in wanted:
         for a, b in zip(toks, toks[1:], strict=False):
             f["b:" + a + "_" + b] = 1.0
-    if "window" in wanted:
-        for k in range(1, 4):
-            f[f"L{k}:" + (toks[t - k] if t - k >= 0 else "<s>")] = 1.0
-            f[f"R{k}:" + (toks[t + k] if t + k < n else "</s>")] = 1.0
-        for i in range(max(0, t - 6), t):
-            f["wl:" + toks[i]] = 1.0
-        for i in range(t + 1, min(n, t + 7)):
-            f["wr:" + toks[i]] = 1.0
+
+
+def _window(toks: list[str], t: int, f: dict[str, float]) -> None:
+    n = len(toks)
+    for k in range(1, 4):
+        f[f"L{k}:" + (toks[t - k] if t - k >= 0 else "<s>")] = 1.0
+        f[f"R{k}:" + (toks[t + k] if t + k < n else "</s>")] = 1.0
+    for i in range(max(0, t - 6), t):
+        f["wl:" + toks[i]] = 1.0
+    for i in range(t + 1, min(n, t + 7)):
+        f["wr:" + toks[i]] = 1.0
+
+
+def _clause_bounds(toks: list[str], t: int) -> tuple[int, int]:
     lo, hi = t, t
     while lo > 0 and toks[lo - 1] not in _CLAUSE_BREAKS:
         lo -= 1
-    while hi < n - 1 and toks[hi + 1] not in _CLAUSE_BREAKS:
+    while hi < len(toks) - 1 and toks[hi + 1] not in _CLAUSE_BREAKS:
         hi += 1
+    return lo, hi
+
+
+def _lexicon(toks: list[str], t: int, lo: int, hi: int, f: dict[str, float]) -> None:
+    n = len(toks)
+    for name, idx in (
+        ("sent", range(n)),
+        ("clause", range(lo, hi + 1)),
+        ("win", range(max(0, t - 6), min(n, t + 7))),
+    ):
+        pos, neg = _valence(toks, idx)
+        # Log scale: a long sentence full of emotive words should not swamp the n-grams.
+        f[f"lex:{name}:pos"] = _squash(pos)
+        f[f"lex:{name}:neg"] = _squash(neg)
+
+
+def _position(toks: list[str], t: int, f: dict[str, float]) -> None:
+    f["pos:first" if t == 0 else ("pos:early" if t < 4 else "pos:later")] = 1.0
+    quote_marks_before = sum(1 for w in toks[:t] if w in _QUOTES)
+    f["q:inside" if quote_marks_before % 2 == 1 else "q:outside"] = 1.0
+    if any(w in _QUOTES for w in toks):
+        f["q:has"] = 1.0
+
+
+def featurize(
+    text: str, target_start: int, target_end: int, groups: Iterable[str] = ALL_GROUPS
+) -> dict[str, float]:
+    """Sparse features of a sentence as seen from the target at [target_start, target_end)."""
+    wanted = frozenset(groups)
+    toks, t = _tokens(text, target_start, target_end)
+    f: dict[str, float] = {"bias": 1.0}
+    _ngrams(toks, wanted, f)
+    if "window" in wanted:
+        _window(toks, t, f)
+    lo, hi = _clause_bounds(toks, t)
     if "clause" in wanted:
         for i in range(lo, hi + 1):
             if i != t:
                 f["c:" + toks[i]] = 1.0
     if "lexicon" in wanted:
-        for name, idx in (
-            ("sent", range(n)),
-            ("clause", range(lo, hi + 1)),
-            ("win", range(max(0, t - 6), min(n, t + 7))),
-        ):
-            pos, neg = _valence(toks, idx)
-            # Log scale: a long sentence full of emotive words should not swamp the n-grams.
-            f[f"lex:{name}:pos"] = _squash(pos)
-            f[f"lex:{name}:neg"] = _squash(neg)
+        _lexicon(toks, t, lo, hi, f)
     if "position" in wanted:
-        f["pos:first" if t == 0 else ("pos:early" if t < 4 else "pos:later")] = 1.0
-        quote_marks_before = sum(1 for w in toks[:t] if w in _QUOTES)
-        f["q:inside" if quote_marks_before % 2 == 1 else "q:outside"] = 1.0
-        if any(w in _QUOTES for w in toks):
-            f["q:has"] = 1.0
+        _position(toks, t, f)
     return f
 
 

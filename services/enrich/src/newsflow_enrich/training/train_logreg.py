@@ -1,6 +1,6 @@
-"""Train the default target-stance model on NewsMTSC and write the shipped artifact.
+"""Train the logistic-regression stance baseline on NewsMTSC and write its shipped artifact.
 
-Run from the repository root: `uv run python -m newsflow_enrich.nlp.train_stance [--data PATH]`.
+Run from the repository root: `uv run python -m newsflow_enrich.training.train_logreg`.
 Same input, same artifact: the split is a hash of each sentence, the solver is deterministic and
 the weights are rounded before they are written.
 """
@@ -14,7 +14,6 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,68 +23,22 @@ from newsflow_enrich.nlp.stance import (
     LABELS,
     LinearStanceClassifier,
     StanceLabel,
-    TargetSentence,
     macro_f1,
 )
 from newsflow_enrich.nlp.stance_features import ALL_GROUPS, featurize
+from newsflow_enrich.training.data import (
+    Example,
+    bucket,
+    default_data_path,
+    load_examples,
+    split_heldout,
+)
 
-DEFAULT_DATA = Path("../shared/data/newsmtsc/train.jsonl")
-HELDOUT_PERCENT = 15
 # Chosen by cross-validation on the training part only (see choose_c); listed so a reader can
 # see the search space.
 C_GRID = (0.01, 0.03, 0.05, 0.1, 0.3)
 CV_FOLDS = 4
 MIN_SENTENCES = 2  # a feature must occur in two distinct sentences to be kept
-_POLARITY: dict[float, StanceLabel] = {2.0: "against", 4.0: "neutral", 6.0: "favor"}
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    item: TargetSentence
-    label: StanceLabel
-
-
-def default_data_path() -> Path:
-    """NewsMTSC beside the repository: found from the working directory or from this file."""
-    if DEFAULT_DATA.exists():
-        return DEFAULT_DATA
-    repo_root = Path(__file__).resolve().parents[5]
-    return repo_root.parent / "shared" / "data" / "newsmtsc" / "train.jsonl"
-
-
-def load_examples(path: Path) -> list[Example]:
-    """One example per labelled target; NewsMTSC polarity mapped onto stance labels."""
-    examples: list[Example] = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                sentence = record["sentence_normalized"]
-                for target in record["targets"]:
-                    examples.append(
-                        Example(
-                            TargetSentence(sentence, int(target["from"]), int(target["to"])),
-                            _POLARITY[float(target["polarity"])],
-                        )
-                    )
-            except (KeyError, ValueError, TypeError) as exc:
-                raise ValueError(f"{path}:{line_no}: not a NewsMTSC record ({exc!r})") from exc
-    return examples
-
-
-def _bucket(sentence: str, buckets: int) -> int:
-    return int(hashlib.sha256(sentence.encode("utf-8")).hexdigest()[:8], 16) % buckets
-
-
-def split_heldout(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
-    """(train, held-out), by a hash of the sentence: one sentence never lands in both."""
-    train: list[Example] = []
-    heldout: list[Example] = []
-    for ex in examples:
-        (heldout if _bucket(ex.item.text, 100) < HELDOUT_PERCENT else train).append(ex)
-    return train, heldout
 
 
 def _features(examples: Sequence[Example]) -> list[dict[str, float]]:
@@ -160,7 +113,7 @@ def _to_classifier(
 def choose_c(train: Sequence[Example], feats: Sequence[dict[str, float]]) -> dict[float, float]:
     """Mean macro-F1 per C over sentence-grouped folds of the training part."""
     scores: dict[float, float] = {}
-    folds = [_bucket(ex.item.text + "#cv", CV_FOLDS) for ex in train]
+    folds = [bucket(ex.item.text + "#cv", CV_FOLDS) for ex in train]
     for c in C_GRID:
         total = 0.0
         for k in range(CV_FOLDS):
