@@ -68,7 +68,7 @@ schemas: ## re-export the events' JSON Schemas to libs/schema/jsonschema/
 	$(UV) run --frozen python -m newsflow_schema.jsonschema
 
 eval: sync ## NLP quality: entities, quotes, stance on the gold set and held-out NewsMTSC, vs raw spaCy and VADER
-	$(UV) run --frozen python -m newsflow_enrich.nlp.evaluate
+	$(UV) run --frozen python -m newsflow_enrich.training.evaluate
 
 # The `train` group (torch, ~5 GB) is installed only here: `make sync` removes it again.
 train-stance: ## retrain the stance models from ../shared/data/newsmtsc (fixed seed; ~35 min on 2 cores)

@@ -13,18 +13,6 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for p in ROOT.glob("*/*/src/newsflow_*") if p.is_dir()]
 
-# Circles another change is removing; each is expected to fail until it lands, and the
-# test turns red (strict xfail) the moment it is gone, so the entry is deleted with it.
-KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"newsflow_enrich.nlp.base", "newsflow_enrich.nlp.enricher"}): (
-        "the NLP interface module imports its default implementation"
-    ),
-    frozenset({"newsflow_enrich.nlp.stance", "newsflow_enrich.nlp.train_stance"}): (
-        "runtime stance code imports the training script"
-    ),
-}
-
-
 def module_name(path: Path, package_root: Path) -> str:
     parts = list(path.relative_to(package_root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -128,18 +116,17 @@ def test_the_checker_finds_a_deferred_circle() -> None:
     assert circles(edges) == {frozenset({"a", "b"}), frozenset({"b", "c"}), frozenset({"c", "a"})}
 
 
-def test_no_unexpected_import_circle() -> None:
-    unexpected = circles(graph()) - set(KNOWN_CIRCLES)
-    assert not unexpected, sorted(sorted(pair) for pair in unexpected)
+def test_no_import_circle() -> None:
+    found = circles(graph())
+    assert not found, sorted(sorted(pair) for pair in found)
 
 
-@pytest.mark.parametrize(
-    "pair",
-    [
-        pytest.param(pair, marks=pytest.mark.xfail(reason=reason, strict=True))
-        for pair, reason in KNOWN_CIRCLES.items()
-    ],
-    ids=["-".join(sorted(p)) for p in KNOWN_CIRCLES],
-)
-def test_known_circle_is_gone(pair: frozenset[str]) -> None:
-    assert pair not in circles(graph())
+def test_the_runtime_never_imports_the_training_code() -> None:
+    # Training imports the runtime (models, features, the held-out split), never the reverse:
+    # a deployment runs without torch and without the training data.
+    edges = graph()
+    runtime = {m for m in edges if not m.startswith("newsflow_enrich.training")}
+    leaks = sorted(
+        (m, t) for m in runtime for t in edges[m] if t.startswith("newsflow_enrich.training")
+    )
+    assert not leaks, leaks

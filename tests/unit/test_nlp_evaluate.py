@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.nlp.evaluate import (
+from newsflow_enrich.nlp.types import Analysis
+from newsflow_enrich.training.evaluate import (
     GoldDoc,
     GoldQuote,
     Prf,
@@ -14,7 +15,6 @@ from newsflow_enrich.nlp.evaluate import (
     score_entities,
     score_quotes,
 )
-from newsflow_enrich.nlp.types import Analysis
 from newsflow_schema import Quote, Span
 
 pytestmark = pytest.mark.unit

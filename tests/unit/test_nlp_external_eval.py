@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.nlp.external_eval import (
+from newsflow_enrich.training.external_eval import (
     GoldText,
     load_wikigold,
     name_key,

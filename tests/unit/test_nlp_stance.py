@@ -11,10 +11,6 @@ import pytest
 
 from newsflow_enrich.nlp.stance import (
     ARTIFACT_PATH,
-    ArtifactError,
-    StanceClassifier,
-    StanceLabel,
-    TargetSentence,
     assemble_stances,
     load_linear_stance_classifier,
     load_stance_classifier,
@@ -22,6 +18,12 @@ from newsflow_enrich.nlp.stance import (
     vader_sentence_baseline,
 )
 from newsflow_enrich.nlp.stance_features import TARGET, featurize
+from newsflow_enrich.nlp.stance_types import (
+    ArtifactError,
+    StanceClassifier,
+    StanceLabel,
+    TargetSentence,
+)
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span, Stance
 
 pytestmark = pytest.mark.unit

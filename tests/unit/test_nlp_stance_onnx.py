@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_enrich.nlp.stance import LABELS, ArtifactError, TargetSentence, load_stance_classifier
+from newsflow_enrich.nlp.stance import load_stance_classifier
 from newsflow_enrich.nlp.stance_onnx import (
     META_FILE,
     MODEL_FILE,
@@ -18,6 +18,7 @@ from newsflow_enrich.nlp.stance_onnx import (
     OnnxStanceClassifier,
     marked,
 )
+from newsflow_enrich.nlp.stance_types import LABELS, ArtifactError, TargetSentence
 
 pytestmark = pytest.mark.unit
 

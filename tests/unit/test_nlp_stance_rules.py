@@ -6,12 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from newsflow_enrich.nlp.stance import (
-    StanceLabel,
-    TargetSentence,
-    assemble_stances,
-    stance_targets,
-)
+from newsflow_enrich.nlp.stance import assemble_stances, stance_targets
 from newsflow_enrich.nlp.stance_rules import (
     SentenceOf,
     is_modifier_use,
@@ -19,6 +14,7 @@ from newsflow_enrich.nlp.stance_rules import (
     same_side,
     speaker_side,
 )
+from newsflow_enrich.nlp.stance_types import StanceLabel, TargetSentence
 from newsflow_schema import Entity, Mention, ModelInfo, Quote, Span
 
 pytestmark = pytest.mark.unit

@@ -13,7 +13,8 @@ from spacy import about as spacy_about
 from newsflow_enrich.nlp.entities import ParsedSegment, resolve_entities
 from newsflow_enrich.nlp.quotes import extract_quotes
 from newsflow_enrich.nlp.segment import NLP_KINDS, Segment, segment
-from newsflow_enrich.nlp.stance import StanceClassifier, assemble_stances, load_stance_classifier
+from newsflow_enrich.nlp.stance import assemble_stances, load_stance_classifier
+from newsflow_enrich.nlp.stance_types import StanceClassifier
 from newsflow_enrich.nlp.tone import tone
 from newsflow_enrich.nlp.types import Analysis, Document, Enricher, NlpConfig
 from newsflow_schema import ModelInfo

@@ -10,17 +10,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from newsflow_enrich.nlp.stance_features import ALL_GROUPS, featurize
+from newsflow_enrich.nlp.stance_onnx import OnnxStanceClassifier
 from newsflow_enrich.nlp.stance_rules import SentenceOf, Side, speaker_side, stance_mentions
+from newsflow_enrich.nlp.stance_types import (
+    LABELS,
+    ArtifactError,
+    StanceClassifier,
+    StanceLabel,
+    TargetSentence,
+)
 from newsflow_schema import Entity, ModelInfo, Quote, Span, Stance
 
-StanceLabel = Literal["favor", "against", "neutral"]
 StanceModel = Literal["onnx", "logreg"]
 STANCE_MODELS: tuple[StanceModel, ...] = ("onnx", "logreg")
-# Index order of the artifact's weight rows.
-LABELS: tuple[StanceLabel, StanceLabel, StanceLabel] = ("against", "neutral", "favor")
 ARTIFACT_FORMAT = "newsflow-stance-linear/1"
 ARTIFACT_PATH = Path(__file__).resolve().parent / "stance_data" / "stance_newsmtsc.json.gz"
 
@@ -54,27 +59,6 @@ PAIRS_PER_ARTICLE = 32
 # Of those, the pairs the transformer reads (the rest go to the logistic regression): what
 # keeps the enricher within its throughput budget of bare spaCy.
 MODEL_PAIRS = 16
-
-
-@dataclass(frozen=True)
-class TargetSentence:
-    """A sentence and the character offsets of the target mention within it."""
-
-    text: str
-    target_start: int
-    target_end: int
-
-
-class StanceClassifier(Protocol):
-    info: ModelInfo
-
-    def predict(self, items: Sequence[TargetSentence]) -> list[tuple[StanceLabel, float]]:
-        """One (label, score) per item; score in [-1, 1], sign = direction, size = confidence."""
-        ...
-
-
-class ArtifactError(ValueError):
-    """The stance artifact is missing, of another format, or malformed."""
 
 
 class LinearStanceClassifier:
@@ -169,8 +153,6 @@ def load_stance_classifier(
     if kind == "logreg":
         return load_linear_stance_classifier()
     if kind == "onnx":
-        from newsflow_enrich.nlp.stance_onnx import OnnxStanceClassifier
-
         return TieredStanceClassifier(
             OnnxStanceClassifier(), load_linear_stance_classifier(), model_pairs
         )

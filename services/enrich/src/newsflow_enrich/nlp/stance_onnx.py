@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from newsflow_enrich.nlp.stance import LABELS, ArtifactError, StanceLabel, TargetSentence
+from newsflow_enrich.nlp.stance_types import LABELS, ArtifactError, StanceLabel, TargetSentence
 from newsflow_schema import ModelInfo
 
 ONNX_FORMAT = "newsflow-stance-onnx/1"

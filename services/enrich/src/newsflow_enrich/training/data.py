@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsflow_enrich.nlp.stance import StanceLabel, TargetSentence
+from newsflow_enrich.nlp.stance_types import StanceLabel, TargetSentence
 
 DEFAULT_DATA = Path("../shared/data/newsmtsc/train.jsonl")
 HELDOUT_PERCENT = 15

@@ -9,13 +9,12 @@ from pathlib import Path
 
 from newsflow_enrich.nlp.stance import (
     ARTICLE_HOLDER,
-    StanceClassifier,
-    StanceLabel,
     StanceModel,
     load_stance_classifier,
     macro_f1,
     vader_sentence_baseline,
 )
+from newsflow_enrich.nlp.stance_types import StanceClassifier, StanceLabel
 from newsflow_enrich.nlp.types import Analysis, Document, NlpConfig
 from newsflow_enrich.training.data import Example, default_data_path, load_examples, split_heldout
 

@@ -20,12 +20,11 @@ from typing import Any
 from newsflow_enrich.nlp.stance import (
     ARTIFACT_FORMAT,
     ARTIFACT_PATH,
-    LABELS,
     LinearStanceClassifier,
-    StanceLabel,
     macro_f1,
 )
 from newsflow_enrich.nlp.stance_features import ALL_GROUPS, featurize
+from newsflow_enrich.nlp.stance_types import LABELS, StanceLabel
 from newsflow_enrich.training.data import (
     Example,
     bucket,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from newsflow_enrich.nlp.stance import LABELS, macro_f1
+from newsflow_enrich.nlp.stance import macro_f1
 from newsflow_enrich.nlp.stance_onnx import (
     MARK_CLOSE,
     MARK_OPEN,
@@ -30,6 +30,7 @@ from newsflow_enrich.nlp.stance_onnx import (
     OnnxStanceClassifier,
     marked,
 )
+from newsflow_enrich.nlp.stance_types import LABELS
 from newsflow_enrich.training.data import (
     Example,
     default_data_path,

@@ -1,6 +1,6 @@
 """`make eval`: entities, quote attribution and stance on the gold set, against baselines.
 
-Run as `uv run python -m newsflow_enrich.nlp.evaluate [--gold DIR] [--bench N]`.
+Run as `uv run python -m newsflow_enrich.training.evaluate [--gold DIR] [--bench N]`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ from spacy.language import Language
 
 from newsflow_enrich.nlp.enricher import NewsEnricher, model_location
 from newsflow_enrich.nlp.entities import normalise_tokens
-from newsflow_enrich.nlp.external_eval import report_external
-from newsflow_enrich.nlp.stance import (
-    ARTICLE_HOLDER,
-    TargetSentence,
-    macro_f1,
-    vader_sentence_baseline,
-)
+from newsflow_enrich.nlp.stance import ARTICLE_HOLDER, macro_f1, vader_sentence_baseline
+from newsflow_enrich.nlp.stance_types import TargetSentence
 from newsflow_enrich.nlp.types import Analysis, Document, NlpConfig
+from newsflow_enrich.training.external_eval import report_external
+from newsflow_enrich.training.stance_eval import markdown, stance_rows
 
 # The labels the gold set annotates exhaustively.
 EVAL_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "GPE", "LOC"})
@@ -303,9 +300,6 @@ def run(
     report_external()
 
     print("\n## NewsMTSC held-out split (stance, beside the logistic regression and VADER)\n")
-    # Training-side code: the held-out split is defined where the models are trained.
-    from newsflow_enrich.training.stance_eval import markdown, stance_rows
-
     try:
         print(markdown(stance_rows()))
     except FileNotFoundError as exc:
