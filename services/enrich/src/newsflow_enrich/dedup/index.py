@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from newsflow_enrich.db.models import bands, fingerprints
 from newsflow_enrich.dedup.fingerprint import (
     MinHasher,
+    Signature,
     containment,
     decode_signature,
     encode_signature,
@@ -58,38 +59,8 @@ async def assign(
         await conn.execute(delete(fingerprints).where(fingerprints.c.article_id == article_id))
         return Assignment(cluster_id=article_id, duplicate_of=None)
     keys = sorted(set(hasher.band_keys(signature)))
-    key_array = cast_(literal(keys, ARRAY(BIGINT)), ARRAY(BIGINT))
-    await conn.execute(
-        select(func.pg_advisory_xact_lock(literal_column("k")))
-        .select_from(func.unnest(key_array).alias("k"))
-        .order_by(literal_column("k"))
-    )
-    candidates = await conn.execute(
-        select(
-            fingerprints.c.article_id,
-            fingerprints.c.signature,
-            fingerprints.c.shingle_count,
-            fingerprints.c.cluster_id,
-            fingerprints.c.first_seen,
-        )
-        .where(
-            fingerprints.c.article_id.in_(
-                select(bands.c.article_id).where(bands.c.band_key.in_(keys)).distinct()
-            ),
-            fingerprints.c.article_id != article_id,
-        )
-        .order_by(fingerprints.c.first_seen, fingerprints.c.article_id)
-    )
-    threshold = hasher.config.threshold
-    matches: list[tuple[float, datetime, uuid.UUID, uuid.UUID]] = []
-    for row in candidates:
-        score = containment(
-            signature, len(hashes), decode_signature(row.signature), row.shingle_count
-        )
-        if score >= threshold:
-            matches.append((score, row.first_seen, row.article_id, row.cluster_id))
-    # The best match names the cluster; among equals, the earliest article's cluster.
-    matches.sort(key=lambda m: (-m[0], m[1], m[2]))
+    await _lock(conn, keys)
+    matches = await _matches(conn, hasher, article_id, keys, signature, len(hashes))
     cluster_id = matches[0][3] if matches else article_id
     values = {
         "signature": encode_signature(signature),
@@ -110,6 +81,51 @@ async def assign(
         duplicate_of=None if earliest == article_id else earliest,
         matches=tuple(Match(m[2], round(m[0], 4)) for m in matches),
     )
+
+
+async def _lock(conn: AsyncConnection, keys: list[int]) -> None:
+    """Transaction-scoped advisory locks on the band keys, in key order (no deadlock)."""
+    key_array = cast_(literal(keys, ARRAY(BIGINT)), ARRAY(BIGINT))
+    await conn.execute(
+        select(func.pg_advisory_xact_lock(literal_column("k")))
+        .select_from(func.unnest(key_array).alias("k"))
+        .order_by(literal_column("k"))
+    )
+
+
+async def _matches(
+    conn: AsyncConnection,
+    hasher: MinHasher,
+    article_id: uuid.UUID,
+    keys: list[int],
+    signature: Signature,
+    size: int,
+) -> list[tuple[float, datetime, uuid.UUID, uuid.UUID]]:
+    """Indexed articles sharing a band key and confirmed by containment, best first."""
+    candidates = await conn.execute(
+        select(
+            fingerprints.c.article_id,
+            fingerprints.c.signature,
+            fingerprints.c.shingle_count,
+            fingerprints.c.cluster_id,
+            fingerprints.c.first_seen,
+        )
+        .where(
+            fingerprints.c.article_id.in_(
+                select(bands.c.article_id).where(bands.c.band_key.in_(keys)).distinct()
+            ),
+            fingerprints.c.article_id != article_id,
+        )
+        .order_by(fingerprints.c.first_seen, fingerprints.c.article_id)
+    )
+    matches = []
+    for row in candidates:
+        score = containment(signature, size, decode_signature(row.signature), row.shingle_count)
+        if score >= hasher.config.threshold:
+            matches.append((score, row.first_seen, row.article_id, row.cluster_id))
+    # The best match names the cluster; among equals, the earliest article's cluster.
+    matches.sort(key=lambda m: (-m[0], m[1], m[2]))
+    return matches
 
 
 async def _relink(conn: AsyncConnection, cluster_id: uuid.UUID) -> uuid.UUID:
