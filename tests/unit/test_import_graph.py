@@ -13,6 +13,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for p in ROOT.glob("*/*/src/newsflow_*") if p.is_dir()]
 
+
 def module_name(path: Path, package_root: Path) -> str:
     parts = list(path.relative_to(package_root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
