@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from newsflow_enrich.nlp import Analysis, Document, NlpConfig, load_enricher
 from newsflow_schema import Stance
+from tests.support.sample import OFFICIALS, SAMPLE
 
 pytestmark = pytest.mark.unit
-
-SAMPLE = (
-    Path(__file__).resolve().parents[1] / "data" / "samples" / "kherson-surrender-2022-09-13.txt"
-)
-OFFICIALS = (
-    "Volodymyr Zelensky",
-    "Vladimir Putin",
-    "Dmitry Peskov",
-    "Nataliya Humeniuk",
-    "Kirill Stremousov",
-    "Konstantin Zatulin",
-    "Andrey Yusov",
-    "Oleksiy Arestovich",
-    "Oleh Syniehubov",
-    "Taras Berezovets",
-)
 
 
 @pytest.fixture(scope="module")
