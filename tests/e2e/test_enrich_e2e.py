@@ -85,16 +85,25 @@ async def test_posted_sample_is_readable_enriched_and_published(
         trace_id = posted.headers["traceparent"].split("-")[1]
         assert decode_headers(received[0].headers).traceparent is not None
         assert decode_headers(received[0].headers).traceparent.split("-")[1] == trace_id
-        lines = [
-            json.loads(line)
-            for line in (services.state / "logs" / "enrich.log").read_text().splitlines()
-            if line.startswith("{")
-        ]
-        enriched = [
-            line
-            for line in lines
-            if line["msg"] == "article enriched" and line.get("article_id") == article_id
-        ]
+        # The line is written once the batch's offsets are committed, which may come after
+        # the relay published the event: wait for it.
+        deadline = time.monotonic() + DEADLINE_S
+        while not (enriched := _enriched_lines(services, article_id)):
+            assert time.monotonic() < deadline, "no 'article enriched' line in enrich's log"
+            await asyncio.sleep(0.5)
         assert enriched and enriched[0]["trace_id"] == trace_id
     finally:
         await subscriber.stop()
+
+
+def _enriched_lines(services: Services, article_id: str) -> list[dict[str, Any]]:
+    lines = [
+        json.loads(line)
+        for line in (services.state / "logs" / "enrich.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    return [
+        line
+        for line in lines
+        if line["msg"] == "article enriched" and line.get("article_id") == article_id
+    ]
