@@ -14,36 +14,20 @@ from newsflow_local.paths import local_dir
 from newsflow_local.stack import LocalStack, on_free_ports
 from newsflow_schema import topics
 from tests.fault.harness import Load, Outcome, Report
+from tests.infra import LocalInfra
 
 BROKERS = 3
 
 
 @dataclass
-class ClusterInfra:
+class ClusterInfra(LocalInfra):
     """The fault harness's Infra on a 3-node cluster, plus per-node control."""
 
-    stack: LocalStack
     kind: str = "local-cluster"
 
-    @property
-    def kafka_bootstrap(self) -> str:
-        return self.stack.kafka_bootstrap
-
-    @property
-    def server_url(self) -> str:
-        return self.stack.database_url()
-
-    def stop_kafka(self, *, hard: bool = False) -> None:
-        self.stack.stop_kafka(hard=hard)
-
     def start_kafka(self) -> None:
+        # The topics exist from the first start: only the stopped nodes come back.
         self.stack.kafka.start()
-
-    def stop_postgres(self, *, hard: bool = False) -> None:
-        self.stack.stop_postgres(hard=hard)
-
-    def start_postgres(self) -> None:
-        self.stack.start_postgres()
 
     def stop_node(self, node_id: int, *, hard: bool) -> None:
         assert self.stack.kafka.stop_node(node_id, hard=hard), f"kafka-{node_id} was not running"
