@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -35,9 +36,15 @@ from newsflow_enrich.pipeline import (
 from newsflow_enrich.trends import rollup
 from newsflow_schema import ArticleRawEvent
 
-# One fingerprint configuration for every writer: band keys are only comparable under the
-# same shingle size, permutations and bands (PgStore may pass one built from settings).
-DEFAULT_HASHER = MinHasher()
+
+@functools.cache
+def default_hasher() -> MinHasher:
+    """The default fingerprint configuration, built on first use (nothing at import time).
+
+    Band keys are only comparable under one shingle size, permutations and bands: every
+    writer of a deployment uses the same one (the consumer builds it from settings).
+    """
+    return MinHasher()
 
 
 async def known_versions(
@@ -57,15 +64,16 @@ async def known_versions(
 
 
 async def store_batch(
-    engine: AsyncEngine, items: Sequence[EnrichedArticle], hasher: MinHasher = DEFAULT_HASHER
+    engine: AsyncEngine, items: Sequence[EnrichedArticle], hasher: MinHasher | None = None
 ) -> WriteResult:
     """Write a batch in one transaction; a redelivered (same content) article changes nothing."""
     result = WriteResult()
     if not items:
         return result
+    placer = hasher or default_hasher()
     async with engine.begin() as conn:
         for item in items:
-            if await _store_one(conn, item, hasher):
+            if await _store_one(conn, item, placer):
                 result.written.append(item.raw.article_id)
             else:
                 result.unchanged.append(item.raw.article_id)
@@ -321,11 +329,11 @@ class PgStore:
         self,
         engine: AsyncEngine,
         crash: CrashPoints | None = None,
-        hasher: MinHasher = DEFAULT_HASHER,
+        hasher: MinHasher | None = None,
     ) -> None:
         self._engine = engine
         self._crash = crash
-        self._hasher = hasher
+        self._hasher = hasher or default_hasher()
 
     async def versions(self, raws: Sequence[ArticleRawEvent]) -> Versions:
         try:
