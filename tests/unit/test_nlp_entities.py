@@ -227,3 +227,49 @@ def test_a_wire_slug_is_not_an_entity(resolve: Resolve) -> None:
     names = labels_of(resolve(body))
     assert "Soccer" not in names and "SOCCER" not in names
     assert names.get("Japan") == "GPE" and names.get("Oslo") == "GPE"
+
+
+def test_results_line_names_are_whole_teams(resolve: Resolve) -> None:
+    body = (
+        "SOCCER - ENGLISH PREMIER LEAGUE RESULTS\n\nLONDON 1996-08-24\n\n"
+        "Arsenal 1 Chelsea 1\n\nLeeds United 3 Aston Villa 1\n\n"
+        "Results of English premier league matches on Saturday."
+    )
+    labels = labels_of(resolve(body))
+    for team in ("Arsenal", "Chelsea", "Leeds United", "Aston Villa"):
+        assert labels.get(team) == "ORG", (team, labels)
+    assert labels.get("London") == "GPE"
+    assert not {"Aston", "Villa", "Leeds"} & set(labels)
+
+
+def test_a_language_is_an_entity_and_a_preposition_does_not_make_it_a_place(
+    resolve: Resolve,
+) -> None:
+    body = "The decree was published in Ukrainian and later translated into English."
+    assert labels_of(resolve(body)).get("English") == "LANGUAGE"
+
+
+def test_a_role_word_inside_a_place_name_does_not_split_it(resolve: Resolve) -> None:
+    body = "The playfield was named after Bobby Morris, a former King County auditor."
+    labels = labels_of(resolve(body))
+    assert "County" not in labels
+    assert labels.get("Bobby Morris") == "PERSON"
+
+
+def test_an_organisation_word_opening_a_place_name_does_not_make_it_an_organisation(
+    resolve: Resolve,
+) -> None:
+    body = "He toured the United States and the United Kingdom before the war."
+    labels = labels_of(resolve(body))
+    assert labels.get("United States") == "GPE"
+    assert labels.get("United Kingdom") == "GPE"
+
+
+def test_a_city_is_not_merged_into_a_company_named_after_it(resolve: Resolve) -> None:
+    groups = cluster(
+        [
+            cand("Philadelphia and Reading Railroad", 0, ORG=3.0),
+            cand("Philadelphia", 60, GPE=1.0),
+        ]
+    )
+    assert len(groups) == 2

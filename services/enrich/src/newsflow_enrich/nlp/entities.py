@@ -11,6 +11,7 @@ from typing import Any
 from newsflow_enrich.nlp.lexicon import (
     ORG_NOUNS,
     ORG_WORDS,
+    PLACE_HEADS,
     PLACE_OF_WORDS,
     PLACE_PREPOSITIONS,
     PLACE_WORDS,
@@ -26,11 +27,41 @@ SpacySpan = Any
 SpacyToken = Any
 
 NAME_LABELS: frozenset[str] = frozenset(
-    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}
+    {
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+    }
 )
 PLACE_LABELS: frozenset[str] = frozenset({"GPE", "LOC", "FAC"})
+# Kinds NER tells apart from places well: a preposition before them is no place evidence.
+NOT_PLACE_LABELS: frozenset[str] = frozenset(
+    {"NORP", "LANGUAGE", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT"}
+)
+# Titles keep their small words: "A Beautiful Lie", "J'ai confiance en toi".
+TITLE_LABELS: frozenset[str] = frozenset({"WORK_OF_ART", "EVENT", "LAW"})
 # Tie-break order when votes are equal.
-_LABEL_PRIORITY = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW")
+_LABEL_PRIORITY = (
+    "PERSON",
+    "ORG",
+    "GPE",
+    "LOC",
+    "NORP",
+    "FAC",
+    "EVENT",
+    "PRODUCT",
+    "LAW",
+    "LANGUAGE",
+    "WORK_OF_ART",
+)
 
 # Evidence weights: NER's own label is one vote per mention; textual evidence outweighs it.
 W_NER = 1.0
@@ -43,6 +74,7 @@ W_MODIFIER = 1.0
 W_PLACE_OF = 1.5
 W_CONJ = 2.0
 W_DATELINE = 3.0
+W_RESULTS = 2.0
 
 _SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
@@ -160,8 +192,7 @@ class _Collector:
             words_end = slug.end() - self.base - 3
             self.taken.update(t.i for t in self.doc if t.idx < words_end)
         # A short line with several small standalone numbers: results or standings.
-        scores = sum(1 for t in self.doc if t.text.isdigit() and len(t.text) <= 3)
-        self.results_line = scores >= 2 and len(self.doc) <= 40
+        self.results_line = sum(map(_is_score, self.doc)) >= 2 and len(self.doc) <= 40
 
     def add(
         self, start: int, end: int, label: str | None, weight: float, trim: bool = True
@@ -173,9 +204,11 @@ class _Collector:
             trim
             and start < end
             and (
-                doc[start].lower_ in {"the", "a", "an"}
+                # "A-League" starts with a letter, not an article.
+                (doc[start].lower_ in {"the", "a", "an"} and bool(doc[start].whitespace_))
                 or doc[start].is_punct
-                or doc[start].is_lower
+                # "98th": a lower-case word, but part of the name ("98th PVI").
+                or (doc[start].is_lower and doc[start].is_alpha)
                 # "Automaker Halvorsen Motors" at a sentence start: the kind, not the name.
                 or (doc[start].lower_ in ORG_NOUNS and end - start > 1)
             )
@@ -191,7 +224,7 @@ class _Collector:
             or doc[end - 1].lower_ in {"'s", "’s", "'", "’"}
             or doc[end - 1].is_punct
             or doc[end - 1].is_space
-            or (trim and doc[end - 1].is_lower)
+            or (trim and doc[end - 1].is_lower and doc[end - 1].is_alpha)
         ):
             end -= 1
         if start >= end or any(i in self.taken for i in range(start, end)):
@@ -233,6 +266,7 @@ class _Collector:
         self._role_evidence(cand, span, followed_by_role)
         self._word_evidence(cand, span)
         self._place_evidence(cand, span, label)
+        self._results_evidence(cand, span, label)
         # A name right before a role word modifies the person ("Kherson chief X"), so it is
         # not the person: move NER's PERSON vote to a place.
         if followed_by_role and cand.votes["PERSON"] > 0:
@@ -271,33 +305,60 @@ class _Collector:
         while subject.dep_ in {"appos", "compound"} and subject.head is not subject:
             subject = subject.head
         cand.is_subject = subject.dep_ in _SUBJECT_DEPS
-        words = set(cand.tokens)
-        if words & ORG_WORDS:
+        # NER's GPE stands against an organisation word ("Soviet Union", "United Kingdom").
+        if _org_headed(cand.tokens) and cand.ner_label != "GPE":
             cand.votes["ORG"] += W_ORG_WORD
-        if words & PLACE_WORDS or (span.end < len(doc) and doc[span.end].lower_ in PLACE_WORDS):
+        # A place word heads the name ("Dnipro River", "Gulf of Mexico", "Kharkiv region"),
+        # not inside another kind's ("Tampa Bay Devil Rays").
+        headed = cand.tokens[-1] in PLACE_WORDS or cand.tokens[0] in PLACE_WORDS
+        if headed or (span.end < len(doc) and doc[span.end].lower_ in PLACE_WORDS):
             cand.votes["LOC"] += W_PLACE_WORD
             cand.place_evidence += W_PLACE_WORD
         if len(cand.tokens) == 1 and cand.tokens[0].endswith(("man", "woman", "men", "women")):
             # "the Frenchwoman": a demonym noun for a person, not an organisation.
             cand.votes["NORP"] += W_ORG_WORD
 
+    def _results_evidence(self, cand: Candidate, span: SpacySpan, label: str | None) -> None:
+        """On a results or standings line a name followed by a score is a team ("Everton 2
+        Arsenal 1") or, named in full as a person, a player ("Tiger Woods 68 70")."""
+        doc = self.doc
+        if not self.results_line or span.end >= len(doc) or not _is_score(doc[span.end]):
+            return
+        person = label == "PERSON" and len(span) > 1 and not _org_headed(cand.tokens)
+        kind = "PERSON" if person else "ORG"
+        cand.votes[kind] += W_RESULTS
+
     def _place_evidence(self, cand: Candidate, span: SpacySpan, label: str | None) -> None:
         doc = self.doc
         root = span.root
         before = span.start - 1
+        # "in the British Commonwealth of Nations": NER's ORG behind an article stands.
+        org_after_article = label == "ORG" and before >= 0 and doc[before].lower_ == "the"
         if before >= 0 and doc[before].lower_ == "the":
             before -= 1
         possessive = span.end < len(doc) and doc[span.end].tag_ == "POS"
         # "in The Lancet": a capitalised article inside a sentence belongs to a title.
         titled = span.start > 1 and doc[span.start - 1].text == "The"
-        if before >= 0 and not possessive and not titled:
+        # "in English", "in the NHL", "in Judaism": NER's kind of thing, not a place.
+        not_a_place = (
+            label in NOT_PLACE_LABELS
+            or (label == "ORG" and span.text.isupper())
+            or org_after_article
+        )
+        if before >= 0 and not possessive and not titled and not not_a_place:
             prev = doc[before].lower_
             if prev in PLACE_PREPOSITIONS:
                 self._place(cand, label, W_PLACE_PREP)
             elif prev == "of" and before > 0 and doc[before - 1].lower_ in PLACE_OF_WORDS:
                 self._place(cand, label, W_PLACE_OF)
         # Conjuncts share a type: "in Kenya, Ghana and Malawi".
-        if root.dep_ == "conj" and root.head.ent_type_ in PLACE_LABELS:
+        # NER's own PERSON or ORG of a name of several words outweighs a neighbour's type
+        # ("Kanye West, P. Diddy"); a one-word name takes it ("Kenya, Ghana and Malawi").
+        if (
+            root.dep_ == "conj"
+            and root.head.ent_type_ in PLACE_LABELS
+            and (label not in {"PERSON", "ORG"} or len(span) == 1)
+        ):
             self._place(cand, label if label in PLACE_LABELS else root.head.ent_type_, W_CONJ)
         elif root.dep_ == "conj" and root.head.ent_type_ == "PERSON" and label == "PERSON":
             cand.votes["PERSON"] += W_CONJ
@@ -318,9 +379,25 @@ class _Collector:
             elif low in ORG_NOUNS:
                 self._after_org_noun(i, ents)
         self._role_appositions(ents)
+        if self.results_line:
+            self._results_names(ents)
         for ent in ents:
             self._add_ent(ent)
         return self.out
+
+    def _results_names(self, ents: Sequence[SpacySpan]) -> None:
+        """The names before the scores of a results line, whole even where NER split or
+        missed them ("Arsenal 1 Chelsea 1", "Aston Villa"): teams, or players."""
+        doc = self.doc
+        for i, tok in enumerate(doc):
+            if not _is_score(tok):
+                continue
+            j = i
+            while j > 0 and i - j < 4 and _is_name_token(doc[j - 1]) and (j - 1) not in self.taken:
+                j -= 1
+            if j < i:
+                person = any(e.label_ == "PERSON" and e.start < i and j < e.end for e in ents)
+                self.add(j, i, "PERSON" if person else None, W_NER if person else 0.0)
 
     def _dateline_place(self) -> None:
         """A wire date line's place, which NER often misses once re-cased ("AREQUIPA, Peru")."""
@@ -330,7 +407,9 @@ class _Collector:
             k = 0
             while k < len(doc) and doc[k].is_title and k < 4:
                 k += 1
-            if 0 < k < len(doc) and doc[k].text in {",", "(", "—", "–", "-", "--"}:
+            # "AREQUIPA, Peru", "OSLO —", or a CoNLL-style "LONDON 1996-08-24".
+            marks = {",", "(", "—", "–", "-", "--"}
+            if 0 < k < len(doc) and (doc[k].text in marks or _numeric(doc[k], False)):
                 self.add(0, k, "GPE", W_DATELINE)
 
     def _after_org_noun(self, i: int, ents: Sequence[SpacySpan]) -> None:
@@ -360,7 +439,9 @@ class _Collector:
             k += 1
         # A name followed by another role word modifies it ("deputy Kherson chief X").
         modifier = k < len(doc) and doc[k].lower_ in ROLE_WORDS | ROLE_MODIFIERS
-        if k > j and not modifier and not _covered_by_person(ents, j, k):
+        # "King County", "Queen's College": the role word is part of a place's name.
+        place = k > j and doc[k - 1].lower_ in PLACE_WORDS | ORG_WORDS | PLACE_HEADS
+        if k > j and not modifier and not place and not _covered_by_person(ents, j, k):
             self.add(j, k, "PERSON", W_ROLE)
 
     def _role_appositions(self, ents: Sequence[SpacySpan]) -> None:
@@ -382,18 +463,23 @@ class _Collector:
         doc = self.doc
         start, end, label = ent.start, ent.end, ent.label_
         text = ent.text
+        if label == "LANGUAGE" and ent.root.dep_ in {"amod", "compound"}:
+            # "English premier league": a nationality adjective, not the language.
+            label = "NORP"
         if _HYPHEN_PREFIX.match(text):
             # "pro-Kremlin", "anti-war": an affiliation adjective, not the entity itself.
             self.add(start, end, "NORP", W_NER, trim=False)
             return
         # A number inside a span joins two names ("Harbour City 2 Westbrook Rovers 1").
         for i in range(start + 1, end - 1):
-            if doc[i].like_num and doc[i - 1].is_title and doc[i + 1].is_title:
+            if doc[i].is_digit and doc[i - 1].is_title and doc[i + 1].is_title:
                 self.add(start, i, label, W_NER)
                 self.add(i + 1, end, label, W_NER)
                 return
-        # A role run inside the span splits it: "Kharkiv Governor Oleh Syniehubov".
-        for i in range(start, end):
+        # A role run inside the span splits it: "Kharkiv Governor Oleh Syniehubov"; not a
+        # place or an organisation named with a role word ("King County", "Queen's College").
+        headed = doc[end - 1].lower_ in PLACE_WORDS | ORG_WORDS | PLACE_HEADS
+        for i in range(start, end if not headed else start):
             if doc[i].lower_ in ROLE_WORDS and _is_role_start(doc, i, end):
                 j = i
                 while j < end and doc[j].lower_ in ROLE_WORDS | ROLE_MODIFIERS:
@@ -406,7 +492,22 @@ class _Collector:
                     self.add(start, k, None, 0.0)
                 self.add(j, end, "PERSON", W_ROLE)
                 return
-        self.add(start, end, label, W_NER)
+        self.add(start, end, label, W_NER, trim=label not in TITLE_LABELS)
+
+
+def _is_score(tok: SpacyToken) -> bool:
+    """A small standalone number, as in results and standings, not a piece of a date."""
+    return bool(tok.is_digit and len(tok.text) <= 3 and not _in_iso_date(tok))
+
+
+def _org_headed(tokens: Sequence[str]) -> bool:
+    """An organisation word heads the name: last ("Labour Party") or before "of" ("Bank of
+    England"); not a first word of a place ("United States", "United Kingdom")."""
+    if not tokens:
+        return False
+    if tokens[-1] in ORG_WORDS:
+        return True
+    return any(w in ORG_WORDS and nxt == "of" for w, nxt in zip(tokens, tokens[1:], strict=False))
 
 
 def _numeric(tok: SpacyToken, scores: bool) -> bool:
@@ -519,15 +620,24 @@ def _merge_target(
         for k in keys
         if len(k.split()) > n and tuple(k.split()[-n:]) == short_toks and _person_leaning(votes[k])
     ]
-    if not longer and _winner(votes[short]) != "PERSON":
-        # "Northway" for "Northway Foods": a company's short name is its first word(s).
+    short_label = _winner(votes[short])
+    # A nationality is no company's short name ("Russian" of "Russian Defence Ministry").
+    if not longer and short_label not in {"PERSON", "NORP"}:
+        # "Northway" for "Northway Foods": a company's short name is its first word(s). A
+        # place stays itself unless only company words follow it ("Ostra Foods", but not
+        # "Philadelphia and Reading Railroad").
+        def rest_ok(rest: Sequence[str]) -> bool:
+            if short_label in PLACE_LABELS:
+                return all(w in ORG_WORDS for w in rest)
+            return bool(set(rest) & ORG_WORDS)
+
         longer = [
             k
             for k in keys
             if len(k.split()) > n
             and tuple(k.split()[:n]) == short_toks
             and _winner(votes[k]) == "ORG"
-            and set(k.split()[n:]) & ORG_WORDS
+            and rest_ok(k.split()[n:])
         ]
     if len(longer) == 1:
         return longer[0]

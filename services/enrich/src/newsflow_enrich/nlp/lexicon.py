@@ -68,6 +68,14 @@ ORG_NOUNS: frozenset[str] = frozenset(
 )
 
 # "mayor of X", "west of X": nouns after which "of X" names a place.
+# Last words of place names: "King County", "Queens Borough", "Prince Edward Island".
+PLACE_HEADS: frozenset[str] = frozenset(
+    """
+    county borough district province state city town island street road avenue square park
+    bridge station airport
+    """.split()
+)
+
 PLACE_OF_WORDS: frozenset[str] = frozenset(
     """
     mayor governor capital city town village outskirts centre center north south east west

@@ -39,6 +39,8 @@ _SMALL_WORDS = frozenset(
     "a an and as at but by for from in into nor of on or per the to vs via with".split()
 )
 _CAPS_WORD = re.compile(r"[A-Za-z][A-Za-z'’.\-]*")
+# A score: a small number standing alone, not a piece of a date ("1996-08-24") or a time.
+_SCORE = re.compile(r"(?<![\w\-/:.])\d{1,3}(?![\w\-/:.])")
 # A wire date line opening a paragraph: "KYIV, Ukraine (AP) —", "LONDON, March 3 (Reuters) -".
 _WIRE_DATELINE = re.compile(r"^([A-Z][A-Z'’.\- ]*[A-Z])(?=\s*(?:,|\(|[—–-]))")
 
@@ -189,13 +191,19 @@ def _title_cased(text: str) -> bool:
     return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) > 0.7
 
 
+def _scores(text: str) -> bool:
+    """Two or more small standalone numbers on a short line: results or standings."""
+    return len(_SCORE.findall(text)) >= 2 and _word_count(text) <= 30
+
+
 def _sentence_case_heads(segments: list[Segment]) -> list[Segment]:
     vocabulary = proper_vocabulary([s.nlp_text for s in segments if s.kind == "body"])
     if not vocabulary:
         return segments
     out: list[Segment] = []
     for s in segments:
-        if s.kind in ("headline", "dek") and _title_cased(s.nlp_text):
+        # A results line ("Leeds United 3 Aston Villa 1") is names, whatever the body says.
+        if s.kind in ("headline", "dek") and _title_cased(s.nlp_text) and not _scores(s.nlp_text):
             s = Segment(s.start, s.end, s.kind, sentence_case(s.nlp_text, vocabulary))
         out.append(s)
     return out
