@@ -8,6 +8,7 @@ import pytest
 
 from newsflow_enrich.training.external_eval import (
     GoldText,
+    head_start,
     load_wikigold,
     name_key,
     report_external,
@@ -65,6 +66,16 @@ def test_doc_level_scores_names_not_offsets() -> None:
 def test_target_recall_counts_covered_targets() -> None:
     doc = GoldText("s", "Trump met Assange", ((0, 5, "NAME"), (10, 17, "NAME")))
     assert target_recall([doc], [{(0, 5)}]) == 0.5
+
+
+def test_target_recall_reads_a_titled_target_by_its_head_word() -> None:
+    # "Mr. Trump's": OntoNotes names leave the honorific out; the head "Trump" is the name.
+    text = "Mr. Trump's aides met President Barack Obama."
+    doc = GoldText("s", text, ((0, 11, "NAME"), (22, 44, "NAME")))
+    assert head_start(text, 0, 11) == 4
+    assert head_start(text, 22, 44) == text.index("Obama")
+    assert target_recall([doc], [{(4, 9), (32, 44)}]) == 1.0
+    assert target_recall([doc], [{(22, 31)}]) == 0.0
 
 
 def test_report_skips_without_shared_data(

@@ -42,7 +42,7 @@ from newsflow_enrich.training.data import (
 SEED = 13
 LR = 8e-5
 BATCH = 32
-EPOCHS = 1
+EPOCHS = 2
 # Batches are drawn from pools of this many batches sorted by length, so padding stays short
 # (about a third less compute on CPU) while the batch order stays random.
 POOL_BATCHES = 50
@@ -171,16 +171,17 @@ def torch_predict(model: Any, tok: Any, examples: Sequence[Example]) -> list[str
     return out
 
 
-def export_onnx(model: Any, tok: Any, sample: Sequence[Example], out: Path) -> None:
-    """float ONNX into a temporary file, then int8 dynamic quantisation into `out`."""
+def export_onnx(
+    model: Any, tok: Any, sample: Sequence[Example], out: Path, keep_fp32: Path | None = None
+) -> None:
+    """float ONNX into a temporary file (or `keep_fp32`), then int8 quantisation into `out`."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     feeds = _batch(tok, sample[:4])
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}}
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
+        fp32 = keep_fp32 or Path(tmp) / "fp32.onnx"
         torch.onnx.export(
             model,
             (feeds["input_ids"], feeds["attention_mask"], feeds["token_type_ids"]),
@@ -191,7 +192,14 @@ def export_onnx(model: Any, tok: Any, sample: Sequence[Example], out: Path) -> N
             opset_version=17,
             dynamo=False,
         )
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+        quantise(fp32, out)
+
+
+def quantise(fp32: Path, out: Path) -> None:
+    """Dynamic int8 quantisation of the float model's weights."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
 
 
 def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
@@ -233,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="NewsMTSC train.jsonl")
     parser.add_argument("--out", type=Path, default=ONNX_DIR, help="artifact folder to write")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--keep-fp32", type=Path, default=None, help="also keep the float ONNX")
     args = parser.parse_args(argv)
     data: Path = args.data or default_data_path()
     if not data.exists():
@@ -257,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"trained in {train_s:.0f}s; held-out (fp32 torch) {torch_scores}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, tok, train, args.out / MODEL_FILE)
+    export_onnx(model, tok, train, args.out / MODEL_FILE, args.keep_fp32)
     metrics: dict[str, Any] = {
         "data_sha256": file_sha256(data),
         "train_targets": len(train),
