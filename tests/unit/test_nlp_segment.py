@@ -85,3 +85,14 @@ def test_capitalised_headline_is_recased_and_sentence_cased() -> None:
     assert segs[0].kind == "headline"
     assert segs[0].nlp_text == "Storm hits Valmora port"
     assert segs[1].nlp_text.startswith("Valmora, Estria (AP) —")
+
+
+def test_a_results_line_keeps_its_capitals() -> None:
+    body = (
+        "Leeds United 3 Aston Villa 1\n\nWhite Hart Lane Will Host The Derby\n\n"
+        "Leeds won at home. The derby at White Hart Lane follows."
+    )
+    segs = segment(body)
+    assert segs[0].nlp_text == "Leeds United 3 Aston Villa 1"
+    # An ordinary title-cased head line is still put in sentence case.
+    assert segs[1].nlp_text == "White Hart Lane will host the derby"
