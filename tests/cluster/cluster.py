@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsflow_local import kafka
 from newsflow_local.paths import local_dir
@@ -17,6 +17,9 @@ from tests.fault.harness import Load, Outcome, Report
 from tests.infra import LocalInfra
 
 BROKERS = 3
+# Kafka's own topic of committed group offsets (RF 3, min ISR 2 on the cluster).
+OFFSETS_TOPIC = "__consumer_offsets"
+IN_SYNC_TOPICS = (*topics.ALL, OFFSETS_TOPIC)
 
 
 @dataclass
@@ -50,9 +53,13 @@ class ClusterInfra(LocalInfra):
 
 
 async def wait_in_sync(bootstrap: str, *, within: float) -> float:
-    """Wait until no partition of newsflow's topics lacks an in-sync replica."""
+    """Wait until no partition of newsflow's topics or of the group offsets lacks a replica.
+
+    The offsets topic counts too: enrich commits there with min ISR 2, so a node stopped
+    before it caught up on `__consumer_offsets` would leave those partitions one copy short.
+    """
     started = time.monotonic()
-    while await kafka.under_replicated(bootstrap, topics.ALL):
+    while await kafka.under_replicated(bootstrap, IN_SYNC_TOPICS):
         if time.monotonic() - started > within:
             raise AssertionError(f"replicas not back in sync within {within:.0f} s")
         await asyncio.sleep(0.5)
@@ -82,6 +89,38 @@ def cluster_infra() -> Iterator[ClusterInfra]:
         yield ClusterInfra(stack)
     finally:
         stack.destroy()
+
+
+@dataclass
+class Timeline:
+    """What a scenario did to the cluster and when, to place refused requests against it."""
+
+    origin: float = field(default_factory=time.monotonic)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def mark(self, what: str, at: float | None = None) -> float:
+        """Record `what` at `at` (now by default); returns the time."""
+        when = time.monotonic() if at is None else at
+        self.events.append((when, what))
+        return when
+
+    def last_before(self, moment: float) -> str:
+        """The latest event at or before `moment`, with its offset from the origin."""
+        past = [(t, what) for t, what in self.events if t <= moment]
+        if not past:
+            return "before any fault"
+        t, what = max(past)
+        return f"{what} (+{t - self.origin:.1f} s)"
+
+    def explain(self, outcomes: Iterable[Outcome], *, limit: int = 20) -> str:
+        """One line per outcome: sent/answered offsets, status, detail, what was going on."""
+        lines = [
+            f"+{o.sent - self.origin:.1f} s -> +{o.done - self.origin:.1f} s: "
+            f"{o.status or o.error} {o.detail or ''!r}, after {self.last_before(o.sent)}"
+            for o in sorted(outcomes, key=lambda o: o.sent)[:limit]
+        ]
+        events = [f"  +{t - self.origin:.1f} s {what}" for t, what in sorted(self.events)]
+        return "\n".join([*lines, "timeline:", *events])
 
 
 # --- the table --------------------------------------------------------------------------

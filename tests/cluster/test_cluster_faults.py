@@ -16,6 +16,7 @@ from newsflow_local.stack import free_port
 from tests.cluster.cluster import (
     BROKERS,
     ClusterInfra,
+    Timeline,
     record,
     sent_between,
     wait_in_sync,
@@ -65,8 +66,9 @@ async def test_partition_leader_sigkilled_under_load(cluster: ClusterInfra) -> N
         await wait_for("load under way", lambda: _at_least(load, 40), within=120)
 
         victim = await asyncio.to_thread(cluster.busiest_leader)
-        await asyncio.to_thread(cluster.stop_node, victim, hard=True)
+        # The window opens as the signal goes out, not once the process is reaped.
         killed = time.monotonic()
+        await asyncio.to_thread(cluster.stop_node, victim, hard=True)
         await wait_leaders_moved(cluster.kafka_bootstrap, [victim], within=90)
         moved = time.monotonic()
         reached = load.progress + 40
@@ -130,16 +132,17 @@ async def test_rolling_restart_of_all_three_nodes(cluster: ClusterInfra) -> None
         posting = load.start()
         await wait_for("load under way", lambda: _at_least(load, 30), within=120)
 
-        started = time.monotonic()
-        # Per node: from its stop until it is back in sync (one replica of three missing).
-        windows: list[tuple[float, float]] = []
+        timeline = Timeline()
+        started = timeline.origin
         for node in range(1, BROKERS + 1):
-            stopping = time.monotonic()
+            timeline.mark(f"node {node}: SIGTERM (controlled shutdown)")
             await asyncio.to_thread(cluster.stop_node, node, hard=False)
+            timeline.mark(f"node {node}: exited")
             await asyncio.to_thread(cluster.start_node, node)
+            timeline.mark(f"node {node}: restarted, back in the metadata")
             # The next node goes only once this one caught up: never two replicas missing.
             await wait_in_sync(cluster.kafka_bootstrap, within=180)
-            windows.append((stopping, time.monotonic()))
+            timeline.mark(f"node {node}: back in the ISR of every partition")
         finished = time.monotonic()
         probe = Load(base_url=scn.ingest_url, run=f"{scn.run}-after", count=10, rate=2)
         await probe.run_all()
@@ -149,12 +152,15 @@ async def test_rolling_restart_of_all_three_nodes(cluster: ClusterInfra) -> None
         report = await scn.report(load, recovery_s=time.monotonic() - finished)
         record(report, load, (started, finished))
         assert report.in_db >= report.accepted > 0
+        # A clean stop moves the node's leaderships to in-sync replicas before it goes away
+        # and takes it out of the ISR, and the next node stops only once it is back: two of
+        # three copies stay in sync throughout, so min ISR 2 holds, and the producer retries
+        # NotLeader (a leader move) within the publish deadline. No request is refused.
         refused = [o for o in load.outcomes if o.status != 202]
-        assert {o.status for o in refused} <= {503}, warnings(scn)
-        assert all(o.retry_after for o in refused), "a 503 without Retry-After"
-        # A 503 (retry-safe) is tolerated only while a node is down or catching up.
-        outside = [o for o in refused if not any(a <= o.sent <= b for a, b in windows)]
-        assert not outside, f"{len(outside)} 503s outside the restart windows\n{warnings(scn)}"
+        assert not refused, (
+            f"{len(refused)} of {load.count} not accepted during a clean rolling restart:\n"
+            f"{timeline.explain(refused)}\n{warnings(scn)}"
+        )
         assert {o.status for o in probe.outcomes} == {202}, f"no recovery\n{warnings(scn)}"
 
 

@@ -144,6 +144,18 @@ class Outcome:
     done: float
     error: str | None = None
     retry_after: str | None = None
+    detail: str | None = None  # the problem's `detail` of a 4xx/5xx answer
+
+
+def problem_detail(resp: httpx.Response) -> str | None:
+    """The `detail` of an error answer's problem+json body (None for a success)."""
+    if resp.status_code < 400:
+        return None
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    return str(body.get("detail")) if isinstance(body, dict) else None
 
 
 @dataclass
@@ -195,6 +207,7 @@ class Load:
                                 sent,
                                 time.monotonic(),
                                 retry_after=resp.headers.get("retry-after"),
+                                detail=problem_detail(resp),
                             )
                         )
                     self.progress += 1
@@ -264,7 +277,10 @@ class Scenario:
         self.services.start("enrich", instance=instance, port=port, **self.enrich_env)
 
     def start_ingest(self) -> None:
-        self.services.start("ingest")
+        # Until its producer has connected, ingest answers 503 (by design: it serves while
+        # Kafka is away). Load starts once /readyz says it can publish, as traffic behind a
+        # readiness probe would; otherwise the first requests of a scenario race the connect.
+        self.services.start("ingest", probe="/readyz")
 
     async def db_ids(self, ids: list[str]) -> Counter[str]:
         conn = await asyncpg.connect(dsn(self.database_url))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow_local import kafka
+from newsflow_local import kafka, procs
 from newsflow_local.stack import LocalStack, RunnerSettings, on_free_ports
 
 pytestmark = pytest.mark.unit
@@ -103,3 +103,11 @@ def test_topics_refuses_min_insync_without_a_replication_factor() -> None:
 
     code = main(["topics", "--bootstrap", "127.0.0.1:1", "--min-insync-replicas", "2"])
     assert code == 2
+
+
+def test_a_startup_error_carries_the_end_of_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "kafka-3.log"
+    fatal = "ERROR Exiting Kafka due to fatal exception"
+    log.write_text("".join(f"line {i}\n" for i in range(30)) + fatal + "\n")
+    assert procs.log_tail(log, lines=3).splitlines() == ["line 28", "line 29", fatal]
+    assert procs.log_tail(tmp_path / "gone.log") == ""

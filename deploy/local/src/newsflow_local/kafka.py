@@ -297,7 +297,9 @@ class KafkaCluster:
         def ready() -> bool:
             for proc in watch:
                 if not procs.alive(proc.pid):
-                    raise procs.StartupError(f"{proc.name} exited; see {proc.log}")
+                    raise procs.StartupError(
+                        f"{proc.name} exited; see {proc.log}:\n{procs.log_tail(proc.log)}"
+                    )
             return brokers_seen(self.bootstrap) >= self.size
 
         logs = ", ".join(str(p.log) for p in watch)

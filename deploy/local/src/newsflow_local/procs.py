@@ -112,6 +112,19 @@ def tracked_pids(state: Path) -> list[int]:
     return pids
 
 
+def log_tail(log: Path, *, lines: int = 20) -> str:
+    """The last `lines` lines of `log` (empty if it is missing), for startup errors.
+
+    The log's directory may be gone by the time someone reads the error (a test's stack is
+    destroyed on failure), so the reason a process exited travels in the message itself.
+    """
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def wait_until(
     what: str,
     check: Callable[[], bool],
@@ -127,7 +140,9 @@ def wait_until(
         if check():
             return
         if pid is not None and not alive(pid):
-            raise StartupError(f"{what}: the process exited; see {log}" if log else what)
+            if log is None:
+                raise StartupError(f"{what}: the process exited")
+            raise StartupError(f"{what}: the process exited; see {log}:\n{log_tail(log)}")
         if time.monotonic() > deadline:
             hint = f"; see {log}" if log else ""
             raise StartupError(f"{what}: not ready after {timeout:.0f} s{hint}")

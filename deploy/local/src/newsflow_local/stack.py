@@ -252,12 +252,15 @@ class Services:
         instance: str | None = None,
         port: int | None = None,
         timeout: float = 180.0,
+        probe: str = "/healthz",
         **extra_env: str,
     ) -> procs.Proc:
-        """Start service `name` (ingest or enrich) and wait until its /healthz answers.
+        """Start service `name` (ingest or enrich) and wait until `probe` answers 2xx.
 
-        `instance` names a second process of the same service (its own pid file and log);
-        `port` moves it off the configured port.
+        `probe` is /healthz (the process serves) by default; /readyz waits for the
+        service's dependencies too (ingest: a connected Kafka producer), as a load
+        balancer's readiness check would. `instance` names a second process of the same
+        service (its own pid file and log); `port` moves it off the configured port.
         """
         env = self.env(**extra_env)
         if port is not None:
@@ -269,7 +272,7 @@ class Services:
             env=env,
             cwd=repo_root(),
         )
-        url = f"{self.url(name, port)}/healthz"
+        url = f"{self.url(name, port)}{probe}"
         procs.wait_until(
             f"{instance or name} at {url}",
             lambda: http_ok(url),
