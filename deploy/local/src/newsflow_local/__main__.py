@@ -47,7 +47,8 @@ def _start(stack: LocalStack, *, services: bool) -> int:
         if services:
             for name in SERVICES:
                 print(f"newsflow-local: starting {name} …", flush=True)
-                stack.start_service(name)
+                # Ready, not only serving: ingest's producer and enrich's consumer connected.
+                stack.start_service(name, probe="/readyz")
     except (procs.StartupError, kafka.JarsError, postgres.PostgresNotInstalled) as exc:
         print(f"newsflow-local: {exc}", file=sys.stderr)
         _tail_logs(stack, lines=30, stream=sys.stderr)

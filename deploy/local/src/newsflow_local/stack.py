@@ -188,8 +188,8 @@ class LocalStack:
     def service_url(self, name: str) -> str:
         return self.services().url(name)
 
-    def start_service(self, name: str) -> None:
-        self.services().start(name)
+    def start_service(self, name: str, probe: str = "/healthz") -> None:
+        self.services().start(name, probe=probe)
 
     def stop_service(self, name: str, *, hard: bool = False) -> bool:
         return self.services().stop(name, hard=hard)
