@@ -25,10 +25,10 @@ MARK_OPEN = "<<"
 MARK_CLOSE = ">>"
 # Pairs per onnxruntime call: padding grows with the longest pair, so moderate batches win.
 BATCH = 8
-# Words kept on each side of the target at run time. The model's cost is linear in tokens, and
-# news sentences run long (50+ words); the words near the target carry its presentation.
-# None keeps the whole sentence (training does).
-WINDOW_WORDS = 14
+# Words kept on each side of the target at run time; None keeps the whole sentence, as in
+# training. A ±14-word window costs about 40 % less per pair and about 0.03 macro-F1 on the
+# held-out split (model card in nlp/README.md), so the default reads what training read.
+WINDOW_WORDS: int | None = None
 
 
 def _window(left: str, right: str, words: int | None) -> tuple[str, str]:

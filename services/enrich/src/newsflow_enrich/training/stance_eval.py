@@ -52,8 +52,8 @@ def _target_given_classifiers(
     out: list[tuple[str, StanceClassifier]] = []
     for kind in models:
         if kind == "onnx":
-            out.append(("onnx, ±14-word window (run time)", OnnxStanceClassifier()))
-            out.append(("onnx, whole sentence", OnnxStanceClassifier(window=None)))
+            out.append(("onnx, whole sentence (run time)", OnnxStanceClassifier()))
+            out.append(("onnx, ±14-word window", OnnxStanceClassifier(window=14)))
         else:
             out.append((kind, load_stance_classifier(kind)))
     return out

@@ -196,10 +196,11 @@ def export_onnx(
 
 
 def quantise(fp32: Path, out: Path) -> None:
-    """Dynamic int8 quantisation of the float model's weights."""
+    """Dynamic int8 quantisation of the float model's weights, one scale per output channel
+    (per tensor lost 0.027 macro-F1 on the held-out split, per channel 0.004)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def _scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
@@ -229,7 +230,7 @@ def write_artifact(
             "head": "concat([CLS], mean pool) -> linear",
             "loss": "class-weighted cross-entropy",
             "input": f"sentence with '{MARK_OPEN} target {MARK_CLOSE}' marked, target as segment 2",
-            "quantisation": "onnxruntime dynamic int8 (QInt8 weights)",
+            "quantisation": "onnxruntime dynamic int8 (QInt8 weights, per channel)",
         },
         "metrics": metrics,
     }
