@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -176,8 +177,15 @@ async def _measure(url: str, out: dict[str, Any], repeat: int) -> dict[str, Any]
             for table in ("articles", "article_entities", "entity_trends", "stance_trends"):
                 counts[table] = int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
             out["rows"] = counts
+            load_start = os.getloadavg()
             out["queries"] = {
                 name: await _timed(run, repeat) for name, run in _queries(conn, out["days"]).items()
+            }
+            # The timings share the machine: above its core count, they are not worth quoting.
+            out["load_average"] = {
+                "cores": os.cpu_count(),
+                "start": [round(x, 2) for x in load_start],
+                "end": [round(x, 2) for x in os.getloadavg()],
             }
     finally:
         await engine.dispose()

@@ -39,11 +39,13 @@ def upgrade() -> None:
         op.create_index('ix_entity_trends_label_rank', 'entity_trends', ['grain', 'label', 'bucket', sa.text('articles DESC'), 'entity_id'], unique=False, postgresql_include=['mentions'], if_not_exists=True)
         op.create_index('ix_stance_trends_target', 'stance_trends', ['grain', 'target', 'bucket'], unique=False, postgresql_include=['holder', 'label', 'stances', 'score_sum'], if_not_exists=True)
         op.create_index('ix_stance_trends_holder', 'stance_trends', ['grain', 'target', 'holder', 'bucket'], unique=False, postgresql_include=['label', 'stances', 'score_sum'], if_not_exists=True)
+        op.create_index('ix_speaker_trends_window', 'speaker_trends', ['grain', 'bucket'], unique=False, postgresql_include=['speaker', 'quotes'], if_not_exists=True)
         # The ranking reads these indexes alone once the visibility map says so.
         op.execute("VACUUM ANALYZE entity_trends")
 
 
 def downgrade() -> None:
+    op.drop_index('ix_speaker_trends_window', table_name='speaker_trends')
     op.drop_index('ix_stance_trends_holder', table_name='stance_trends')
     op.drop_index('ix_stance_trends_target', table_name='stance_trends')
     op.drop_index('ix_entity_trends_label_rank', table_name='entity_trends')
