@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from bench.report import machine_facts
 from newsflow_enrich.trends.queries import (
     stance_matrix,
     stances_toward,
@@ -170,9 +171,15 @@ async def _generate(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _measure(url: str, out: dict[str, Any], repeat: int) -> dict[str, Any]:
+    out["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    out["machine"] = machine_facts()
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
+            out["postgres"] = {
+                name: await conn.scalar(text(f"SHOW {name}"))
+                for name in ("server_version", "shared_buffers")
+            }
             counts = {}
             for table in ("articles", "article_entities", "entity_trends", "stance_trends"):
                 counts[table] = int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
