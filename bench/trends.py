@@ -4,6 +4,10 @@
 (free port, throw-away state), generates rows with SQL — articles, a skewed (Zipf-like)
 choice of entities per article, stances and quotes; no NLP — fills the rollups the way the
 write path keeps them, then times each trends query (median of several runs, warm cache).
+
+Generating takes most of a run; `--keep DIR` leaves the generated database in DIR (server
+stopped) and `--reuse DIR` times the queries over it again, migrated to the newest revision
+first, without generating anything.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,13 +27,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from bench.report import machine_facts
 from newsflow_enrich.trends.queries import (
     stance_matrix,
     stances_toward,
     top_entities,
     top_speakers,
 )
-from newsflow_local.stack import on_free_ports, temporary_stack
+from newsflow_local.stack import LocalStack, on_free_ports, temporary_stack
 
 END = datetime(2026, 6, 1, tzinfo=UTC)
 LABELS = "ARRAY['PERSON','ORG','GPE','LOC','NORP','EVENT']"
@@ -67,11 +73,11 @@ GENERATE = (
 # The rollups in bulk: the same sums the write path adds article by article.
 ROLLUP = (
     "SET LOCAL session_replication_role = replica",
-    """INSERT INTO entity_trends (grain, bucket, entity_id, mentions, articles)
-       SELECT g, date_trunc(g, a.published_at, 'UTC'), ae.entity_id, sum(ae.mention_count),
-              count(*)
-       FROM article_entities ae JOIN articles a USING (article_id)
-       CROSS JOIN unnest(ARRAY['hour', 'day']) g GROUP BY 1, 2, 3""",
+    """INSERT INTO entity_trends (grain, bucket, entity_id, label, mentions, articles)
+       SELECT g, date_trunc(g, a.published_at, 'UTC'), ae.entity_id, e.label,
+              sum(ae.mention_count), count(*)
+       FROM article_entities ae JOIN articles a USING (article_id) JOIN entities e USING (entity_id)
+       CROSS JOIN unnest(ARRAY['hour', 'day']) g GROUP BY 1, 2, 3, 4""",
     """INSERT INTO stance_trends (grain, bucket, target, holder, label, stances, score_sum)
        SELECT g, date_trunc(g, a.published_at, 'UTC'), s.target, s.holder, s.label,
               count(*), sum(s.score)
@@ -81,8 +87,12 @@ ROLLUP = (
        SELECT g, date_trunc(g, a.published_at, 'UTC'), q.speaker_entity, count(*)
        FROM quotes q JOIN articles a USING (article_id)
        CROSS JOIN unnest(ARRAY['hour', 'day']) g GROUP BY 1, 2, 3""",
-    "ANALYZE",
+    # Autovacuum would soon set the visibility map of rows no longer written, which the
+    # index-only scans rely on; a bulk load has none yet, so vacuum rather than race it.
+    "VACUUM ANALYZE",
 )
+# What a kept data directory was generated with, written beside it for --reuse.
+KEPT = "bench-trends.json"
 
 
 async def _timed(run: Callable[[], Awaitable[object]], repeat: int) -> dict[str, float]:
@@ -122,7 +132,7 @@ def _queries(conn: AsyncConnection, days: int) -> dict[str, Callable[[], Awaitab
     }
 
 
-async def _bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _generate(url: str, args: argparse.Namespace) -> dict[str, Any]:
     engine = create_async_engine(url)
     params = {
         "entities": args.entities,
@@ -131,7 +141,12 @@ async def _bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "end": END,
         "span_s": timedelta(days=args.days).total_seconds(),
     }
-    out: dict[str, Any] = {"articles": args.articles, "days": args.days}
+    out: dict[str, Any] = {
+        "articles": args.articles,
+        "days": args.days,
+        "entities": args.entities,
+        "per_article": args.per_article,
+    }
     try:
         started = time.perf_counter()
         async with engine.begin() as conn:
@@ -148,22 +163,65 @@ async def _bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     file=sys.stderr,
                     flush=True,
                 )
-        async with engine.connect() as conn:
-            await conn.execute(text("COMMIT"))
-            await conn.execute(text("ANALYZE"))
+        await _vacuum(url)
         out["rollup_s"] = round(time.perf_counter() - started, 1)
+    finally:
+        await engine.dispose()
+    return out
+
+
+async def _measure(url: str, out: dict[str, Any], repeat: int) -> dict[str, Any]:
+    out["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    out["machine"] = machine_facts()
+    engine = create_async_engine(url)
+    try:
         async with engine.connect() as conn:
+            out["postgres"] = {
+                name: await conn.scalar(text(f"SHOW {name}"))
+                for name in ("server_version", "shared_buffers")
+            }
             counts = {}
             for table in ("articles", "article_entities", "entity_trends", "stance_trends"):
                 counts[table] = int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
             out["rows"] = counts
+            load_start = os.getloadavg()
             out["queries"] = {
-                name: await _timed(run, args.repeat)
-                for name, run in _queries(conn, args.days).items()
+                name: await _timed(run, repeat) for name, run in _queries(conn, out["days"]).items()
+            }
+            # The timings share the machine: above its core count, they are not worth quoting.
+            out["load_average"] = {
+                "cores": os.cpu_count(),
+                "start": [round(x, 2) for x in load_start],
+                "end": [round(x, 2) for x in os.getloadavg()],
             }
     finally:
         await engine.dispose()
     return out
+
+
+def _run(stack: LocalStack, args: argparse.Namespace) -> dict[str, Any]:
+    print("bench.trends: starting PostgreSQL", file=sys.stderr, flush=True)
+    stack.start_postgres()
+    stack.migrate()
+    url = stack.database_url()
+    if args.reuse:
+        out = {**json.loads((args.reuse / KEPT).read_text(encoding="utf-8")), "reused": True}
+        # A migration may have rewritten the rollups; vacuum as a fresh run does.
+        asyncio.run(_vacuum(url))
+    else:
+        out = asyncio.run(_generate(url, args))
+        if args.keep:
+            (args.keep / KEPT).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return asyncio.run(_measure(url, out, args.repeat))
+
+
+async def _vacuum(url: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(ROLLUP[-1]))
+    finally:
+        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,12 +232,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-article", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", type=Path)
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="generate into DIR (new or empty) and leave the database there, server stopped",
+    )
+    kept.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="time the queries over the database a --keep run left in DIR; nothing generated",
+    )
     args = parser.parse_args(argv)
-    with temporary_stack(f"bench-trends-{time.time_ns()}", on_free_ports()) as stack:
-        print("bench.trends: starting PostgreSQL", file=sys.stderr, flush=True)
-        stack.start_postgres()
-        stack.migrate()
-        result = asyncio.run(_bench(stack.database_url(), args))
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: not empty; give a new directory")
+    if args.reuse and not (args.reuse / KEPT).exists():
+        parser.error(f"--reuse {args.reuse}: no {KEPT} there; make it with --keep first")
+    if args.keep or args.reuse:
+        stack = LocalStack(state=args.keep or args.reuse, settings=on_free_ports())
+        try:
+            result = _run(stack, args)
+        finally:
+            stack.down()
+    else:
+        with temporary_stack(f"bench-trends-{time.time_ns()}", on_free_ports()) as stack:
+            result = _run(stack, args)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -90,3 +90,57 @@ async def test_outbox_headers_become_the_bytes_sent_and_back(database_url: str) 
     finally:
         await engine.dispose()
         await drop_database(database_url, url)
+
+
+async def test_entity_rollups_get_their_entitys_label_and_lose_it_on_downgrade(
+    database_url: str,
+) -> None:
+    url = await create_database(database_url, prefix="enrich_migrations")
+    engine = create_async_engine(url)
+    try:
+        await asyncio.to_thread(upgrade, url, "0005")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO entities (name, label) VALUES ('Kherson', 'GPE'), "
+                    "('Putin', 'PERSON')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO entity_trends (grain, bucket, entity_id, mentions, articles) "
+                    "SELECT g, '2026-05-04T00:00Z', entity_id, 3, 2 FROM entities "
+                    "CROSS JOIN unnest(ARRAY['hour', 'day']) g"
+                )
+            )
+        await asyncio.to_thread(upgrade, url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT e.name, t.grain, t.label, t.mentions, t.articles "
+                        "FROM entity_trends t JOIN entities e USING (entity_id) ORDER BY 1, 2"
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("Kherson", "day", "GPE", 3, 2),
+            ("Kherson", "hour", "GPE", 3, 2),
+            ("Putin", "day", "PERSON", 3, 2),
+            ("Putin", "hour", "PERSON", 3, 2),
+        ]
+
+        await asyncio.to_thread(downgrade, url, "0005")
+        async with engine.connect() as conn:
+            columns = await conn.scalar(
+                text(
+                    "SELECT array_agg(column_name::text ORDER BY column_name) "
+                    "FROM information_schema.columns WHERE table_name = 'entity_trends'"
+                )
+            )
+            count = await conn.scalar(text("SELECT count(*) FROM entity_trends"))
+        assert columns == ["articles", "bucket", "entity_id", "grain", "mentions"]
+        assert count == 4
+    finally:
+        await engine.dispose()
+        await drop_database(database_url, url)

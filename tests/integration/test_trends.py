@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import uuid
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newsflow_enrich.db.migrate import upgrade
@@ -16,6 +21,7 @@ from newsflow_enrich.db.write import store_batch
 from newsflow_enrich.nlp import Analysis
 from newsflow_enrich.pipeline import enrich_article
 from newsflow_enrich.trends.queries import (
+    LABELS,
     stance_matrix,
     stances_toward,
     top_entities,
@@ -207,3 +213,314 @@ async def test_stances_over_time_by_holder_and_the_matrix(engine: AsyncEngine) -
     assert (cell.favor, cell.against, cell.mean_score) == (2, 0, 0.7)
     assert matrix.cells[("Humeniuk", "Russia")].against == 1
     assert speakers == [("Humeniuk", 3), ("Stremousov", 1)]
+
+
+# --- rankings against a brute-force aggregate -------------------------------------------
+
+HOUR = timedelta(hours=1)
+ENTITIES = 40
+HOLDERS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Rollups:
+    """Generated rollup rows, as the tables hold them, for the brute force to read."""
+
+    names: dict[int, str]
+    labels: dict[int, str]
+    entity_rows: list[dict[str, Any]]
+    stance_rows: list[dict[str, Any]]
+
+
+def _entity_row(
+    grain: str, bucket: datetime, entity_id: int, articles: int, mentions: int
+) -> dict[str, Any]:
+    return {
+        "grain": grain,
+        "bucket": bucket,
+        "entity_id": entity_id,
+        "articles": articles,
+        "mentions": mentions,
+    }
+
+
+def _busy(rng: random.Random, order: list[int], grain: str, start: datetime, step: timedelta,
+          buckets: int) -> list[dict[str, Any]]:  # fmt: skip
+    """A skewed head, a long tail of ones, and exact ties: the entities 4th and 5th in
+    popularity have the same rows, and so have the 10th and 11th (in the tail)."""
+    rows: list[dict[str, Any]] = []
+    for b in range(buckets):
+        bucket = start + b * step
+        for rank, entity_id in enumerate(order):
+            if rank in (4, 10):
+                if (
+                    rows
+                    and rows[-1]["bucket"] == bucket
+                    and rows[-1]["entity_id"] == order[rank - 1]
+                ):
+                    rows.append({**rows[-1], "entity_id": entity_id})
+                continue
+            mean = 60 / (rank + 1) ** 1.3
+            articles = round(mean * rng.uniform(0.5, 1.5)) if mean > 1 else int(rng.random() < mean)
+            if articles:
+                rows.append(
+                    _entity_row(grain, bucket, entity_id, articles, articles * rng.randint(1, 3))
+                )
+    return rows
+
+
+def _quiet(rng: random.Random, order: list[int], grain: str, start: datetime, step: timedelta,
+           buckets: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Every entity in one article of most buckets: totals in a narrow band."""
+    return [
+        _entity_row(grain, start + b * step, entity_id, 1, rng.randint(1, 2))
+        for b in range(buckets)
+        for entity_id in order
+        if rng.random() < 0.8
+    ]
+
+
+def _stances(rng: random.Random, targets: list[str]) -> list[dict[str, Any]]:
+    """Stances of HOLDERS toward the targets over 20 days: H01 and H02 tie on every row.
+    Scores are eighths, so their sums are exact in any order."""
+    rows = []
+    for d, target, label in itertools.product(range(20), targets, LABELS):
+        first = rng.randint(0, 3)
+        for h in range(1, HOLDERS + 1):
+            n = first if h <= 2 else int(rng.random() < 2 / h)
+            if n:
+                rows.append(
+                    {
+                        "grain": "day",
+                        "bucket": DAY + timedelta(days=d),
+                        "target": target,
+                        "holder": f"H{h:02d}",
+                        "label": label,
+                        "stances": n,
+                        "score_sum": n * rng.randint(-8, 8) / 8,
+                    }
+                )
+    return rows
+
+
+async def _generate(engine: AsyncEngine, seed: int = 7) -> Rollups:
+    rng = random.Random(seed)
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            text(
+                "INSERT INTO entities (name, label) "
+                "SELECT 'E' || lpad(i::text, 2, '0'), (ARRAY['PERSON', 'ORG', 'GPE'])[1 + i % 3] "
+                "FROM generate_series(1, :n) i RETURNING entity_id, name, label"
+            ),
+            {"n": ENTITIES},
+        )
+        names, labels = {}, {}
+        for row in rows:
+            names[row.entity_id], labels[row.entity_id] = row.name, row.label
+        # The order of popularity is not the order of the ids.
+        order = sorted(names)
+        rng.shuffle(order)
+        days, later = timedelta(days=1), DAY + timedelta(days=20)
+        entity_rows = [
+            *_busy(rng, order, "day", DAY, days, 20),
+            *_quiet(rng, order, "day", later, days, 6),
+            *_busy(rng, order, "hour", DAY, HOUR, 72),
+            *_quiet(rng, order, "hour", DAY + timedelta(days=3), HOUR, 12),
+        ]
+        await conn.execute(
+            text(
+                "INSERT INTO entity_trends (grain, bucket, entity_id, label, mentions, articles) "
+                "VALUES (:grain, :bucket, :entity_id, :label, :mentions, :articles)"
+            ),
+            [{**row, "label": labels[row["entity_id"]]} for row in entity_rows],
+        )
+        stance_rows = _stances(rng, [names[e] for e in order[:6]])
+        await conn.execute(
+            text(
+                "INSERT INTO stance_trends (grain, bucket, target, holder, label, stances, "
+                "score_sum) VALUES (:grain, :bucket, :target, :holder, :label, :stances, "
+                ":score_sum)"
+            ),
+            stance_rows,
+        )
+    return Rollups(names, labels, entity_rows, stance_rows)
+
+
+def _brute_top(data: Rollups, grain: str, since: datetime, until: datetime,
+               label: str | None, limit: int) -> list[tuple[Any, ...]]:  # fmt: skip
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    points: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for row in sorted(data.entity_rows, key=lambda r: r["bucket"]):
+        e = row["entity_id"]
+        if row["grain"] != grain or not since <= row["bucket"] < until:
+            continue
+        if label is not None and data.labels[e] != label:
+            continue
+        totals[e][0] += row["articles"]
+        totals[e][1] += row["mentions"]
+        points[e].append((row["bucket"], row["mentions"]))
+    ranked = sorted(totals, key=lambda e: (-totals[e][0], -totals[e][1], e))[:limit]
+    return [(data.names[e], data.labels[e], *totals[e], points[e]) for e in ranked]
+
+
+@pytest.fixture
+async def generated(engine: AsyncEngine) -> Rollups:
+    return await _generate(engine)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL each test sends, to tell which way a ranking was computed."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def _path(seen: list[str]) -> tuple[int, bool]:
+    """(rounds of sorted access, whether the whole window was summed) of the SQL seen."""
+    rounds = sum("LATERAL" in s and "unnest" in s for s in seen)
+    return rounds, any("GROUP BY t.entity_id" in s and "LATERAL" not in s for s in seen)
+
+
+BUSY_DAYS = (DAY, DAY + timedelta(days=20))
+QUIET_DAYS = (DAY + timedelta(days=20), DAY + timedelta(days=26))
+
+
+@pytest.mark.parametrize(
+    ("grain", "window", "label", "limit", "path"),
+    [
+        # Busy windows: exact after the first round of sorted access.
+        ("day", BUSY_DAYS, None, 3, (1, False)),
+        ("day", (DAY + timedelta(days=2), DAY + timedelta(days=9)), None, 5, None),
+        ("day", BUSY_DAYS, "ORG", 4, None),
+        ("hour", (DAY, DAY + timedelta(hours=72)), None, 3, None),
+        ("hour", (DAY + timedelta(hours=5, minutes=30), DAY + timedelta(hours=30)), "PERSON", 2,
+         None),
+        # Ties at the limit (the twins) and limits reaching into the tail of ones.
+        ("day", BUSY_DAYS, None, 4, None),
+        ("day", BUSY_DAYS, None, 10, None),
+        ("day", BUSY_DAYS, None, 25, None),
+        # More than there are: every entity of the window.
+        ("day", BUSY_DAYS, "GPE", 100, None),
+        # Quiet windows: near-equal counts, so the whole window is summed.
+        ("day", QUIET_DAYS, None, 3, (3, True)),
+        ("hour", (DAY + timedelta(days=3), DAY + timedelta(days=3, hours=12)), "ORG", 1,
+         (3, True)),
+        # Deep enough to read every row of a bucket (13 ORG entities): exact without summing.
+        ("hour", (DAY + timedelta(days=3), DAY + timedelta(days=3, hours=12)), "ORG", 2,
+         (3, False)),
+        # Quiet and busy days together, and a window with no rows at all.
+        ("day", (DAY + timedelta(days=15), QUIET_DAYS[1]), None, 6, None),
+        ("day", (DAY + timedelta(days=40), DAY + timedelta(days=45)), None, 10, (1, False)),
+    ],
+)  # fmt: skip
+async def test_top_entities_equal_a_brute_force_aggregate(
+    engine: AsyncEngine,
+    generated: Rollups,
+    statements: list[str],
+    grain: str,
+    window: tuple[datetime, datetime],
+    label: str | None,
+    limit: int,
+    path: tuple[int, bool] | None,
+) -> None:
+    since, until = window
+    async with engine.connect() as conn:
+        got = await top_entities(
+            conn, since=since, until=until, grain=grain, label=label, limit=limit
+        )
+    assert [
+        (s.name, s.label, s.articles, s.mentions, [(p.bucket, p.value) for p in s.points])
+        for s in got
+    ] == _brute_top(generated, grain, since, until, label, limit)
+    if path is not None:
+        assert _path(statements) == path
+
+
+async def test_every_limit_ranks_as_the_brute_force_by_either_path(
+    engine: AsyncEngine, generated: Rollups, statements: list[str]
+) -> None:
+    summed = []
+    async with engine.connect() as conn:
+        for limit, (since, until) in itertools.product(
+            range(1, ENTITIES + 2), (BUSY_DAYS, QUIET_DAYS)
+        ):
+            statements.clear()
+            got = await top_entities(conn, since=since, until=until, grain="day", limit=limit)
+            want = _brute_top(generated, "day", since, until, None, limit)
+            assert [(s.name, s.articles, s.mentions) for s in got] == [
+                (w[0], w[2], w[3]) for w in want
+            ], (limit, since)
+            summed.append(_path(statements)[1])
+    # Both ways were taken: sorted access alone for some, the whole window for others.
+    assert any(summed) and not all(summed)
+
+
+def _brute_stances(data: Rollups, target: str, since: datetime, until: datetime,
+                   limit: int) -> list[tuple[str, dict[str, int]]]:  # fmt: skip
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LABELS, 0))
+    for row in data.stance_rows:
+        if row["target"] == target and since <= row["bucket"] < until:
+            totals[row["holder"]][row["label"]] += row["stances"]
+    ranked = sorted(totals, key=lambda h: (-sum(totals[h].values()), h))[:limit]
+    return [(h, totals[h]) for h in ranked]
+
+
+async def test_stances_toward_a_target_are_its_top_holders_exactly(
+    engine: AsyncEngine, generated: Rollups
+) -> None:
+    target = generated.stance_rows[0]["target"]
+    windows = (BUSY_DAYS, (DAY + timedelta(days=3), DAY + timedelta(days=5)))
+    async with engine.connect() as conn:
+        for limit, (since, until) in itertools.product((1, 2, 3, 7, 50), windows):
+            got = await stances_toward(
+                conn, target=target, since=since, until=until, grain="day", limit=limit
+            )
+            assert [(h.holder, h.totals) for h in got] == _brute_stances(
+                generated, target, since, until, limit
+            )
+            for h in got:
+                for label in LABELS:
+                    assert sum(p.value for p in h.points[label]) == h.totals[label]
+                    buckets = [p.bucket for p in h.points[label]]
+                    assert buckets == sorted(buckets)
+                    assert all(since <= b < until for b in buckets)
+        # H01 and H02 tie toward every target, ahead of the others: the name decides.
+        top = await stances_toward(
+            conn, target=target, since=DAY, until=BUSY_DAYS[1], grain="day", limit=1
+        )
+    assert [(h.holder, sum(h.totals.values())) for h in top] == [
+        ("H01", sum(_brute_stances(generated, target, *BUSY_DAYS, 2)[1][1].values()))
+    ]
+
+
+async def test_the_matrix_equals_a_brute_force_aggregate(
+    engine: AsyncEngine, generated: Rollups
+) -> None:
+    since, until = BUSY_DAYS
+    async with engine.connect() as conn:
+        matrix = await stance_matrix(conn, since=since, until=until, holders=4, targets=5)
+        top = await top_entities(conn, since=since, until=until, grain="day", limit=5)
+    targets = {s.name for s in top}
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(LABELS, 0))
+    scores: dict[tuple[str, str], float] = defaultdict(float)
+    load: dict[str, int] = defaultdict(int)
+    for row in generated.stance_rows:
+        if row["target"] in targets and since <= row["bucket"] < until:
+            counts[(row["holder"], row["target"])][row["label"]] += row["stances"]
+            scores[(row["holder"], row["target"])] += row["score_sum"]
+            load[row["holder"]] += row["stances"]
+    holders = sorted(load, key=lambda h: (-load[h], h))[:4]
+    assert sorted(matrix.holders) == sorted(holders)
+    assert {
+        key: (c.favor, c.against, c.neutral, c.mean_score) for key, c in matrix.cells.items()
+    } == {
+        key: (*c.values(), round(scores[key] / sum(c.values()), 4))
+        for key, c in counts.items()
+        if key[0] in holders
+    }

@@ -90,12 +90,26 @@ async def test_label_is_upper_cased_and_hour_buckets_default_to_two_days(
     assert call["until"] - call["since"] in (timedelta(hours=48), timedelta(hours=49))
 
 
-async def test_stance_trends_by_holder(api: httpx.AsyncClient) -> None:
+async def test_stance_trends_by_holder(api: httpx.AsyncClient, trends: FakeTrends) -> None:
     got = await api.get("/v1/trends/stances", params={"entity": "Kherson"})
     assert got.status_code == 200, got.text
     [holder] = got.json()["items"]
     assert (holder["holder"], holder["favor"], holder["against"]) == ("Kirill Stremousov", 2, 0)
     assert set(holder["points"]) == {"favor", "against", "neutral"}
+    assert trends.calls[0]["limit"] == 20
+
+
+async def test_stance_trends_take_a_limit_of_holders(
+    api: httpx.AsyncClient, trends: FakeTrends
+) -> None:
+    got = await api.get("/v1/trends/stances", params={"entity": "Kherson", "limit": 5})
+    assert got.status_code == 200, got.text
+    assert trends.calls[0]["limit"] == 5
+    spec = (await api.get("/openapi.json")).json()
+    [param] = [
+        p for p in spec["paths"]["/v1/trends/stances"]["get"]["parameters"] if p["name"] == "limit"
+    ]
+    assert (param["schema"]["default"], param["schema"]["maximum"]) == (20, 100)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +122,8 @@ async def test_stance_trends_by_holder(api: httpx.AsyncClient) -> None:
         ("/v1/trends/entities", {"bucket": "week"}, "query.bucket"),
         ("/v1/trends/stances", {}, "query.entity"),
         ("/v1/trends/stances", {"entity": "\x00"}, "query.entity"),
+        ("/v1/trends/stances", {"entity": "Kherson", "limit": "0"}, "query.limit"),
+        ("/v1/trends/stances", {"entity": "Kherson", "limit": "101"}, "query.limit"),
     ],
 )  # fmt: skip
 async def test_unusable_windows_and_parameters_are_422_naming_the_field(

@@ -171,6 +171,8 @@ async def entity_trends(
     response_model=StanceTrends,
     responses=problem_openapi(401, 422, 503),
     summary="Favor, against and neutral toward one entity over time, by holder",
+    description="The holders with most stances toward the entity in the window (at most "
+    "`limit`, ties by name), each with its counts and series per label.",
 )
 async def stance_trends(
     trends: TrendsDep,
@@ -180,9 +182,15 @@ async def stance_trends(
     since: SinceQ = None,
     until: UntilQ = None,
     bucket: BucketQ = "day",
+    limit: Annotated[
+        int,
+        Query(ge=1, le=100, description="The most holders, those with most stances first."),
+    ] = 20,
 ) -> StanceTrends:
     w = window(bucket, since, until)
-    items = await trends.stances(target=entity, since=w.since, until=w.until, grain=bucket)
+    items = await trends.stances(
+        target=entity, since=w.since, until=w.until, grain=bucket, limit=limit
+    )
     return StanceTrends(
         target=entity,
         bucket=bucket,

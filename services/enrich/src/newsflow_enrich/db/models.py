@@ -285,21 +285,39 @@ class EntityTrend(Base):
     entity_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True
     )
+    # The entity's label, copied (an entity's label never changes: it is part of its
+    # identity), so a ranking by label reads one index, not a join.
+    label: Mapped[str] = mapped_column(String(32))
     mentions: Mapped[int] = mapped_column(Integer)
     articles: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
         CheckConstraint("grain IN ('hour', 'day')", name="grain"),
-        Index("ix_entity_trends_entity", "grain", "entity_id", "bucket"),
-        # The ranking's candidates: entities in at least BUSY_ARTICLES articles of a bucket.
+        # An entity's buckets in a window, summed or drawn from the index alone.
         Index(
-            "ix_entity_trends_busy",
+            "ix_entity_trends_series",
+            "grain",
+            "entity_id",
+            "bucket",
+            postgresql_include=["articles", "mentions"],
+        ),
+        # Each bucket's entities, busiest first: the sorted access of the ranking.
+        Index(
+            "ix_entity_trends_rank",
             "grain",
             "bucket",
+            text("articles DESC"),
             "entity_id",
-            postgresql_where=text(
-                "(grain = 'hour' AND articles >= 4) OR (grain = 'day' AND articles >= 16)"
-            ),
+            postgresql_include=["mentions"],
+        ),
+        Index(
+            "ix_entity_trends_label_rank",
+            "grain",
+            "label",
+            "bucket",
+            text("articles DESC"),
+            "entity_id",
+            postgresql_include=["mentions"],
         ),
     )
 
@@ -319,7 +337,23 @@ class StanceTrend(Base):
 
     __table_args__ = (
         CheckConstraint("grain IN ('hour', 'day')", name="grain"),
-        Index("ix_stance_trends_target", "grain", "target", "bucket"),
+        # A target's window, ranked by holder from the index alone.
+        Index(
+            "ix_stance_trends_target",
+            "grain",
+            "target",
+            "bucket",
+            postgresql_include=["holder", "label", "stances", "score_sum"],
+        ),
+        # One holder's stances toward a target: the series and cells of the top holders.
+        Index(
+            "ix_stance_trends_holder",
+            "grain",
+            "target",
+            "holder",
+            "bucket",
+            postgresql_include=["label", "stances", "score_sum"],
+        ),
     )
 
 
@@ -333,7 +367,16 @@ class SpeakerTrend(Base):
     speaker: Mapped[str] = mapped_column(Text, primary_key=True)
     quotes: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (CheckConstraint("grain IN ('hour', 'day')", name="grain"),)
+    __table_args__ = (
+        CheckConstraint("grain IN ('hour', 'day')", name="grain"),
+        # A window's speakers from the index alone: the rows of a day lie far apart on disk.
+        Index(
+            "ix_speaker_trends_window",
+            "grain",
+            "bucket",
+            postgresql_include=["speaker", "quotes"],
+        ),
+    )
 
 
 # Core handles of the tables, for the statements of the write path and the read queries.

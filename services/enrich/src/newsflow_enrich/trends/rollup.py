@@ -20,9 +20,10 @@ _GRAINS = "(VALUES ('hour'), ('day')) AS g(grain)"
 _AT = "coalesce(a.published_at, a.received_at)"
 
 _ADD_ENTITIES = text(f"""
-INSERT INTO entity_trends (grain, bucket, entity_id, mentions, articles)
-SELECT g.grain, date_trunc(g.grain, {_AT}, 'UTC'), ae.entity_id, ae.mention_count, 1
-FROM article_entities ae JOIN articles a USING (article_id) CROSS JOIN {_GRAINS}
+INSERT INTO entity_trends (grain, bucket, entity_id, label, mentions, articles)
+SELECT g.grain, date_trunc(g.grain, {_AT}, 'UTC'), ae.entity_id, e.label, ae.mention_count, 1
+FROM article_entities ae JOIN articles a USING (article_id) JOIN entities e USING (entity_id)
+CROSS JOIN {_GRAINS}
 WHERE ae.article_id = :article_id
 ON CONFLICT (grain, bucket, entity_id) DO UPDATE
 SET mentions = entity_trends.mentions + EXCLUDED.mentions,

@@ -18,7 +18,7 @@ class TrendStore(Protocol):
     ) -> list[EntitySeries]: ...
 
     async def stances(
-        self, *, target: str, since: datetime, until: datetime, grain: str
+        self, *, target: str, since: datetime, until: datetime, grain: str, limit: int
     ) -> list[HolderStances]: ...
 
     async def matrix(self, *, since: datetime, until: datetime) -> StanceMatrix: ...
@@ -43,11 +43,11 @@ class PgTrendStore:
             )
 
     async def stances(
-        self, *, target: str, since: datetime, until: datetime, grain: str
+        self, *, target: str, since: datetime, until: datetime, grain: str, limit: int
     ) -> list[HolderStances]:
         async with reading(), self._engine.connect() as conn:
             return await queries.stances_toward(
-                conn, target=target, since=since, until=until, grain=grain
+                conn, target=target, since=since, until=until, grain=grain, limit=limit
             )
 
     async def matrix(self, *, since: datetime, until: datetime) -> StanceMatrix:
