@@ -71,7 +71,7 @@ eval: sync ## NLP quality: entities, quotes, stance on the gold set and held-out
 	$(UV) run --frozen python -m newsflow_enrich.training.evaluate
 
 # The `train` group (torch, ~5 GB) is installed only here: `make sync` removes it again.
-train-stance: ## retrain the stance models from ../shared/data/newsmtsc (fixed seed; ~35 min on 2 cores)
+train-stance: ## retrain the stance models from ../shared/data/newsmtsc (fixed seed; ~8 min on 2 idle cores, 45 under load)
 	HF_HUB_OFFLINE=1 $(UV) run --frozen --group train nice -n 10 python -m newsflow_enrich.training.train_stance
 	$(UV) run --frozen python -m newsflow_enrich.training.train_logreg
 
