@@ -111,3 +111,10 @@ def test_a_startup_error_carries_the_end_of_the_log(tmp_path: Path) -> None:
     log.write_text("".join(f"line {i}\n" for i in range(30)) + fatal + "\n")
     assert procs.log_tail(log, lines=3).splitlines() == ["line 28", "line 29", fatal]
     assert procs.log_tail(tmp_path / "gone.log") == ""
+
+
+def test_a_new_cluster_id_never_reads_as_an_option() -> None:
+    ids = {kafka.new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)

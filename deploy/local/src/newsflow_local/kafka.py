@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import shutil
 import signal
@@ -332,11 +333,19 @@ class KafkaCluster:
 def _cluster_id(path: Path) -> str:
     # The id must survive restarts of the same data directories, and every node shares it.
     if not path.exists():
-        import base64
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        path.write_text(new_cluster_id())
     return path.read_text().strip()
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, as `kafka-storage random-uuid`
+    makes it. Like Kafka's own Uuid.randomUuid, never one starting with "-", which the
+    storage tool's argument parser would read as an option ("expected one argument")."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _port_free(port: int) -> bool:
