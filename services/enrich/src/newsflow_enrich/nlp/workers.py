@@ -99,6 +99,19 @@ _worker_enricher: Enricher | None = None
 _worker_faults: WorkerFaults = WorkerFaults()
 
 
+def balanced_groups(sizes: Sequence[int], workers: int) -> list[list[int]]:
+    """Indices 0..len(sizes)-1 in at most `workers` groups of about equal total size, each in
+    order: longest first, each to the lightest group. A batch waits for its slowest worker,
+    and the cost of a document grows with its length, not with its place in the batch."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(workers, len(sizes))))]
+    loads = [0] * len(groups)
+    for i in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(i)
+        loads[lightest] += sizes[i] + 1
+    return [sorted(g) for g in groups if g]
+
+
 def _init_worker(config: NlpConfig, faults: WorkerFaults) -> None:
     global _worker_enricher, _worker_faults
     _worker_enricher = load_enricher(config)
@@ -167,8 +180,9 @@ class ProcessPoolRunner:
         if not self._warm:
             await self.warm_up()
         pool = self._pool()
-        size = -(-len(docs) // self._workers)
-        chunks = [list(docs[i : i + size]) for i in range(0, len(docs), size)]
+        groups = balanced_groups([len(d.body) for d in docs], self._workers)
+        chunks = [[docs[i] for i in group] for group in groups]
+        size = max(len(c) for c in chunks)
         started = time.monotonic()
         try:
             parts = await asyncio.wait_for(self._run(pool, chunks), self._budget_s * size)
@@ -182,7 +196,12 @@ class ProcessPoolRunner:
                 f"{len(docs)} document(s) took over {spent:.1f} s "
                 f"(budget {self._budget_s:g} s each); the workers were killed"
             ) from exc
-        return [outcome for part in parts for outcome in part]
+        by_index = {
+            i: outcome
+            for group, part in zip(groups, parts, strict=True)
+            for i, outcome in zip(group, part, strict=True)
+        }
+        return [by_index[i] for i in range(len(docs))]
 
     async def _run(
         self, pool: ProcessPoolExecutor, chunks: list[list[Document]]
