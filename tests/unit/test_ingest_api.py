@@ -73,6 +73,9 @@ def make_settings(**overrides: Any) -> Settings:
         "max_batch_body_bytes": 40_000,
         "max_batch_items": 5,
         "max_text_chars": 10_000,
+        # Threads unless a test asks for worker processes: under pytest every worker
+        # process imports pytest again (multiprocessing re-runs the main script), ~0.5 s.
+        "normalise_processes": 0,
         **overrides,
     }
     return Settings.model_validate(values)
@@ -91,9 +94,13 @@ async def running(
     assert fake.started and fake.stopped
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakePublisher]]:
-    async with running() as pair:
+# Every test of the `api` fixture runs with normalisation in threads and in two worker
+# processes: the answers and what is published must not depend on where it ran.
+@pytest.fixture(params=[0, 2], ids=["threads", "processes"])
+async def api(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakePublisher]]:
+    async with running(make_settings(normalise_processes=request.param)) as pair:
         yield pair
 
 

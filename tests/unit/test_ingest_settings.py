@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from newsflow_ingest.settings import Settings
+import pytest
+from pydantic import ValidationError
+
+from newsflow_ingest.settings import Settings, cgroup_cpu_limit, usable_cores
 
 pytestmark = pytest.mark.unit
 
@@ -43,8 +46,6 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_api_keys_set_without_a_usable_key_refuse_to_start(
     monkeypatch: pytest.MonkeyPatch, blank: str
 ) -> None:
-    from pydantic import ValidationError
-
     from newsflow_ingest.__main__ import _settings
 
     monkeypatch.setenv("INGEST_API_KEYS", blank)
@@ -58,3 +59,58 @@ def test_api_keys_set_without_a_usable_key_refuse_to_start(
 def test_empty_api_keys_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INGEST_API_KEYS", "")
     assert Settings(_env_file=None).api_keys == ()
+
+
+def test_normalise_processes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_NORMALISE_PROCESSES", "3")
+    assert Settings(_env_file=None).normalise_pool_size == 3
+    monkeypatch.setenv("INGEST_NORMALISE_PROCESSES", "0")
+    assert Settings(_env_file=None).normalise_pool_size == 0
+    monkeypatch.setenv("INGEST_NORMALISE_PROCESSES", "-1")
+    with pytest.raises(ValidationError, match="normalise_processes"):
+        Settings(_env_file=None)
+
+
+def test_normalise_processes_default_shares_the_cores_between_server_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("INGEST_NORMALISE_PROCESSES", raising=False)
+    monkeypatch.delenv("INGEST_WORKERS", raising=False)
+    cores = usable_cores()
+    assert Settings(_env_file=None).normalise_pool_size == cores
+    assert Settings(_env_file=None, workers=2).normalise_pool_size == max(1, cores // 2)
+    assert Settings(_env_file=None, workers=cores + 1).normalise_pool_size == 1
+
+
+@pytest.mark.parametrize(
+    ("membership", "files", "limit"),
+    [
+        ("0::/pod/ingest\n", {"pod/ingest/cpu.max": "150000 100000\n"}, 1.5),
+        ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+        (
+            "4:memory:/x\n3:cpu,cpuacct:/docker/abc\n",
+            {
+                "cpu/docker/abc/cpu.cfs_quota_us": "200000\n",
+                "cpu/docker/abc/cpu.cfs_period_us": "100000\n",
+            },
+            2.0,
+        ),
+        (
+            "3:cpu,cpuacct:/\n",
+            {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
+            None,
+        ),
+        ("0::/gone\n", {}, None),
+        ("garbage\n", {}, None),
+    ],
+)
+def test_cgroup_cpu_limit(
+    tmp_path: Path, membership: str, files: dict[str, str], limit: float | None
+) -> None:
+    (tmp_path / "cgroup").write_text(membership)
+    root = tmp_path / "fs"
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    assert cgroup_cpu_limit(tmp_path / "cgroup", root) == limit
+    assert cgroup_cpu_limit(tmp_path / "missing", root) is None

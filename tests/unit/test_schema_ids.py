@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsflow_schema import InvalidURLError, article_id, canonical_url, content_hash
-from newsflow_schema.ids import CONTENT_NAMESPACE, URL_NAMESPACE
+from newsflow_schema.ids import CONTENT_NAMESPACE, URL_NAMESPACE, normalise_text
 
 pytestmark = pytest.mark.unit
 
@@ -123,3 +127,27 @@ def test_known_tracking_parameters_are_removed_and_hash_routes_kept() -> None:
     )
     assert canonical_url(url) == "https://example.com/view?ref=1#/story/1"
     assert canonical_url("https://example.com/a#section-2") == "https://example.com/a"
+
+
+_WHITESPACE = re.compile(r"\s+")
+_SPACES = st.sampled_from(
+    [" ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u1680",
+     "\u2000", "\u200b", "\u2028", "\u202f", "\u3000"]
+)  # fmt: skip
+_TEXT = st.text(st.characters(codec=None, exclude_categories=())) | st.lists(
+    _SPACES | st.text(max_size=5), max_size=30
+).map("".join)
+
+
+@given(_TEXT)
+def test_hashed_form_collapses_whitespace_as_the_regex_does(text: str) -> None:
+    # The content hashes stored by enrich were taken of this form: it must never change.
+    expected = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    assert normalise_text(text) == expected
+
+
+def test_every_whitespace_character_is_collapsed_as_the_regex_does() -> None:
+    spaces = [chr(c) for c in range(0x110000) if _WHITESPACE.fullmatch(chr(c)) or chr(c).isspace()]
+    text = "a" + "b".join(spaces) + "c" + "".join(spaces)
+    expected = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    assert normalise_text(text) == expected

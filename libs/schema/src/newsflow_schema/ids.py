@@ -54,7 +54,6 @@ _TRACKING_PARAMS = frozenset(
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_WS = re.compile(r"\s+")
 
 
 class InvalidURLError(ValueError):
@@ -99,7 +98,9 @@ def canonical_url(url: str) -> str:
 
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed: the form content hashes are taken of."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    # str.split() splits where the regex `\s` matches (both use Python's whitespace): the
+    # same as re.sub(r"\s+", " ", ...).strip(), several times faster on an article body.
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def content_hash(title: str | None, body: str) -> str:

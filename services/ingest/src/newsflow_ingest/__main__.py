@@ -50,7 +50,8 @@ def main() -> None:
         "timeout_graceful_shutdown": int(settings.shutdown_timeout_s) + 5,
     }
     if settings.workers > 1:
-        # Normalising articles is CPU-bound Python: one process per core scales it.
+        # Several server processes also spread the HTTP and Kafka side over the cores;
+        # each has its own normalisation workers (INGEST_NORMALISE_PROCESSES).
         uvicorn.run(
             "newsflow_ingest.__main__:create_app",
             factory=True,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from newsflow_ingest.metrics import Metrics, MetricsMiddleware
-from newsflow_ingest.normalise import warm_up
+from newsflow_ingest.normaliser import Normaliser
 from newsflow_ingest.producer import EventPublisher, Publisher
 from newsflow_ingest.revisions import RecentRevisions
 from newsflow_ingest.routes import articles, batch, health
@@ -21,23 +20,33 @@ from newsflow_schema.logs import TraceMiddleware
 
 def build_app(settings: Settings, publisher: EventPublisher | None = None) -> FastAPI:
     """The ingest app; `publisher` replaces the Kafka publisher (tests use a fake)."""
+    metrics = Metrics()
     context = IngestContext(
         settings=settings,
-        metrics=Metrics(),
+        metrics=metrics,
         publisher=publisher or Publisher(settings),
         revisions=RecentRevisions(settings.recent_revisions),
+        normaliser=Normaliser(
+            settings.normalise_pool_size,
+            log_level=settings.log_level,
+            json_lines=settings.log_format == "json",
+            on_restart=metrics.normaliser_restarts.inc,
+        ),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # dateparser loads its language data on first use (seconds): pay that at start-up,
-        # not in the first client's request.
-        await asyncio.to_thread(warm_up)
-        await context.publisher.start()
+        # The workers (or, with threads, this process) load dateparser's language data
+        # (seconds) at start-up, not in the first client's request.
+        await context.normaliser.start()
         try:
-            yield
+            await context.publisher.start()
+            try:
+                yield
+            finally:
+                await context.publisher.stop()
         finally:
-            await context.publisher.stop()
+            await context.normaliser.stop()
 
     app = FastAPI(
         title="newsflow ingest",

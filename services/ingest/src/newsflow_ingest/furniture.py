@@ -169,13 +169,16 @@ _COOKIE_BANNER_START = (
     "we and our partners use cookies",
 )
 _ABOUT_THE_SITE = re.compile(r"\b(?:site|website|experience|browsing|content and ads)\b", re.I)
-_MENU_SEPARATORS = re.compile(r"\s+[|·•»›]\s+")
+_MENU_MARKS = "|·•»›"
+_MENU_SEPARATORS = re.compile(rf"\s+[{_MENU_MARKS}]\s+")
 _MAX_MENU_ITEM_WORDS = 3
 _MAX_CHROME_CHARS = 300
 
 
 def _is_menu(line: str) -> bool:
     """Three or more short capitalised items between | · • » separators: a navigation bar."""
+    if not ("|" in line or "·" in line or "•" in line or "»" in line or "›" in line):
+        return False  # no separator (_MENU_MARKS), one item; cheaper than the split
     items = _MENU_SEPARATORS.split(line)
     if len(items) < 3:
         return False

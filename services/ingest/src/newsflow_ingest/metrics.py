@@ -46,6 +46,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.normaliser_restarts = Counter(
+            "ingest_normaliser_restarts_total",
+            "Normalisation worker pools replaced because a worker died.",
+            registry=self.registry,
+        )
 
 
 class MetricsMiddleware:

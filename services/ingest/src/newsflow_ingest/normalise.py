@@ -34,7 +34,7 @@ from newsflow_ingest.furniture import (
 
 # dateparser keeps shared mutable state (its search singleton, locale caches) and returns
 # wrong dates or raises under concurrent calls (scrapinghub/dateparser#441, #1369), while
-# the app normalises in worker threads: one call at a time.
+# the app may normalise in threads (INGEST_NORMALISE_PROCESSES=0): one call at a time.
 _DATEPARSER_LOCK = threading.Lock()
 
 _MAX_TITLE_CHARS = 200
@@ -110,6 +110,14 @@ class _UnicodeCleaner(dict[int, str | None]):
 
 
 _UNICODE_CLEANER = _UnicodeCleaner()
+# Every code point the table above changes (controls, spaces other than U+0020, line and
+# paragraph separators, bidi controls, zero-width space, BOM, surrogates); the unit tests
+# check it against the table over all of Unicode. Text without one is left as it is: the
+# per-character translation is most of clean_unicode's time.
+_CHANGED_BY_CLEANER = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\xa0\u1680\u2000-\u200b\u2028-\u202f\u205f\u2066-\u2069"
+    r"\u3000\ud800-\udfff\ufeff]"
+)
 
 
 def clean_unicode(text: str) -> str:
@@ -119,12 +127,25 @@ def clean_unicode(text: str) -> str:
     fractions ("m²" becomes "m2"), changing what the article says.
     """
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if _CHANGED_BY_CLEANER.search(text) is None:
+        return text
     return text.translate(_UNICODE_CLEANER)
+
+
+def _one_line(line: str) -> str:
+    """`line` with runs of spaces and tabs made one space and its ends trimmed.
+
+    The regex only runs where there is a tab or two spaces in a row: elsewhere it would
+    leave the line as it is.
+    """
+    if "\t" in line or "  " in line:
+        return _SPACES.sub(" ", line).strip()
+    return line.strip()
 
 
 def clean_line(text: str) -> str:
     """One line of text: Unicode cleaned, runs of spaces collapsed, ends trimmed."""
-    return _SPACES.sub(" ", clean_unicode(text).replace("\n", " ")).strip()
+    return _one_line(clean_unicode(text).replace("\n", " "))
 
 
 def has_markup(text: str) -> bool:
@@ -200,7 +221,7 @@ def _paragraphs(text: str) -> list[list[str]]:
     paragraphs: list[list[str]] = []
     current: list[str] = []
     for raw in text.split("\n"):
-        line = _SPACES.sub(" ", raw).strip()
+        line = _one_line(raw)
         if line and not (is_markup_residue(line) or is_page_chrome(line)):
             current.append(line)
         elif not line and current:
@@ -275,6 +296,65 @@ def _read_head(paragraphs: list[list[str]], head: _Head) -> list[list[str]]:
     return body
 
 
+def _plain_paragraphs(text: str) -> list[list[str]]:
+    """`_paragraphs` of text that holds no real tag, comment or doctype.
+
+    Without one, no line is a lone tag or starts with "<!--" (either would be a real tag
+    in the text), so only the comment ends a scraper left behind are markup residue.
+    """
+    paragraphs: list[list[str]] = []
+    current: list[str] = []
+    for raw in text.split("\n"):
+        line = _one_line(raw)
+        if line and not (
+            line.startswith(("!--", "-->")) or line.endswith("-->") or is_page_chrome(line)
+        ):
+            current.append(line)
+        elif not line and current:
+            paragraphs.append(current)
+            current = []
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _from_head(
+    paragraphs: list[list[str]], now: datetime, max_future: timedelta, given: Given
+) -> Normalised:
+    head = _Head(given=given, title=given.title)
+    body = _read_head(paragraphs, head)
+    return Normalised(
+        body="\n\n".join("\n".join(p) for p in body),
+        title=head.title if given.title is None else None,
+        published_at=None if given.published_at else _sane_date(head.published, now, max_future),
+        authors=() if given.authors else head.authors,
+    )
+
+
+def takes_fast_path(cleaned: str, given: Given) -> bool:
+    """Whether Unicode-cleaned text is clean: the title was given and there is no real tag.
+
+    Such text needs no markup stripping and no headline guess; everything else
+    normalisation does to it still happens (see `normalise_text`).
+    """
+    return given.title is not None and not has_markup(cleaned)
+
+
+def _normalise_clean(
+    cleaned: str, now: datetime, max_future: timedelta, given: Given
+) -> Normalised:
+    """The fast path: text for which `takes_fast_path` holds. The same result as
+    `_normalise_scraped`, without the steps that cannot change such text."""
+    return _from_head(_plain_paragraphs(cleaned), now, max_future, given)
+
+
+def _normalise_scraped(
+    cleaned: str, now: datetime, max_future: timedelta, given: Given
+) -> Normalised:
+    """Any Unicode-cleaned text that is not a whole page: tags stripped, head read."""
+    return _from_head(_paragraphs(_strip_markup(cleaned)), now, max_future, given)
+
+
 def normalise_text(
     text: str,
     *,
@@ -288,19 +368,19 @@ def normalise_text(
     residue, photo credits, a repeat of the headline, a whole-line absolute date and a
     name-shaped byline are dropped; a lone short first paragraph is the headline when the
     client sent none. Relative dates ("On Monday", "12 hours ago") are never read.
+
+    Clean text (title given, no real tag: `takes_fast_path`) skips markup stripping and
+    the headline guess, which cannot change it; the page chrome, credit, byline and
+    date-line rules still apply to it, as they do when `authors` or `published_at` were
+    given (those lines are furniture either way; only their values are not used).
     """
     now = now or datetime.now(UTC)
     if _looks_like_document(text):
         return normalise_html(text, now=now, max_future=max_future, given=given)
-    paragraphs = _paragraphs(_strip_markup(clean_unicode(text)))
-    head = _Head(given=given, title=given.title)
-    body = _read_head(paragraphs, head)
-    return Normalised(
-        body="\n\n".join("\n".join(p) for p in body),
-        title=head.title if given.title is None else None,
-        published_at=None if given.published_at else _sane_date(head.published, now, max_future),
-        authors=() if given.authors else head.authors,
-    )
+    cleaned = clean_unicode(text)
+    if takes_fast_path(cleaned, given):
+        return _normalise_clean(cleaned, now, max_future, given)
+    return _normalise_scraped(cleaned, now, max_future, given)
 
 
 def _parse_html(html: str) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
@@ -26,7 +29,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(
-        default=1, ge=1, description="Server processes; normalisation is CPU-bound, so ~1 per core."
+        default=1,
+        ge=1,
+        description="Server processes (uvicorn workers); each has its own normalisers.",
+    )
+    normalise_processes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Worker processes that validate and normalise articles, per server "
+        "process; unset: the cores this process may use (its CPU affinity, capped by a "
+        "container's CPU limit) divided by `workers`, at least 1; "
+        "0: threads of the server process, sharing its GIL with the event loop.",
     )
     log_level: str = "info"
     log_format: Literal["json", "text"] = Field(
@@ -89,6 +102,13 @@ class Settings(BaseSettings):
         default=1_048_576, gt=0, description="Producer batch size in bytes, per partition."
     )
 
+    @property
+    def normalise_pool_size(self) -> int:
+        """How many normalisation worker processes to run (0: threads instead)."""
+        if self.normalise_processes is not None:
+            return self.normalise_processes
+        return max(1, usable_cores() // self.workers)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -102,3 +122,41 @@ class Settings(BaseSettings):
                 )
             return keys
         return value
+
+
+def cgroup_cpu_limit(
+    membership: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")
+) -> float | None:
+    """The CPU limit of this process's cgroup (a container's CPU limit), if it has one."""
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        relative = path.lstrip("/")
+        try:
+            if controllers == "":  # cgroup v2: "max 100000" or "<quota> <period>"
+                quota, period = (root / relative / "cpu.max").read_text().split()
+            elif "cpu" in controllers.split(","):  # cgroup v1
+                quota = (root / "cpu" / relative / "cpu.cfs_quota_us").read_text().strip()
+                period = (root / "cpu" / relative / "cpu.cfs_period_us").read_text().strip()
+            else:
+                continue
+            if quota not in ("max", "-1") and int(period) > 0:
+                return int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def usable_cores() -> int:
+    """The CPUs this process may use: its affinity mask, capped by a cgroup CPU limit."""
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        cores = min(cores, math.ceil(limit))
+    return max(1, cores)

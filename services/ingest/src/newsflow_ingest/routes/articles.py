@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from newsflow_ingest.articles import (
-    EXAMPLE_HTML,
-    EXAMPLE_TEXT,
-    ArticleIn,
-    InvalidArticleError,
-    Limits,
-    prepare,
-)
-from newsflow_ingest.batch import JSON_TYPE, decode_json, decode_utf8
+from newsflow_ingest.articles import EXAMPLE_HTML, EXAMPLE_TEXT, ArticleIn
+from newsflow_ingest.batch import JSON_TYPE
+from newsflow_ingest.normaliser import NormaliserUnavailableError
+from newsflow_ingest.preparation import Refusal, prepare_body
 from newsflow_ingest.producer import Delivery, KafkaUnavailableError
 from newsflow_ingest.revisions import Published
 from newsflow_ingest.routes.deps import (
@@ -57,15 +51,6 @@ class ArticleAccepted(BaseModel):
     title: str | None
     published_at: datetime | None
     content_hash: str = Field(description="Hash of the content and metadata of this revision.")
-
-
-def _prepare(body: bytes, limits: Limits) -> ArticleRawEvent:
-    """Decode, validate and normalise one article body (CPU-bound: runs in a thread)."""
-    payload = decode_json(decode_utf8(body))
-    try:
-        return prepare(payload, limits)
-    except InvalidArticleError as exc:
-        raise ProblemError(422, exc.summary(), errors=exc.errors) from None
 
 
 def _accepted(
@@ -115,7 +100,8 @@ _REQUEST_BODY: dict[str, Any] = {
         "`published_at`, `authors`, `language`, `tags`. The content is cleaned; title, "
         "authors and publication date are extracted only when not given. `published_at` "
         "without a UTC offset is read as UTC. Answers 202 only after Kafka acknowledged "
-        "the write; 503 with Retry-After when Kafka is unavailable. Re-posting the same "
+        "the write; 503 with Retry-After when Kafka is unavailable (or a normalisation "
+        "worker died while holding the request). Re-posting the same "
         "article gives the same id: with changed content or metadata it publishes a new "
         "revision (202); identical, it answers 202 with `status: unchanged` and "
         "`duplicate: true` and sends nothing."
@@ -126,10 +112,15 @@ async def post_article(context: Context, request: Request, response: Response) -
     require_media_type(request, (JSON_TYPE,))
     body = await read_body(request, context.settings.max_body_bytes)
     try:
-        event = await asyncio.to_thread(_prepare, body, context.limits())
-    except ProblemError:
-        context.metrics.rejected.labels("invalid").inc()
+        # CPU-bound: in a normalisation worker (or a thread), off the event loop.
+        prepared = await context.normaliser.run(prepare_body, body, context.limits())
+    except NormaliserUnavailableError:
+        context.metrics.rejected.labels("unavailable").inc()
         raise
+    if isinstance(prepared, Refusal):
+        context.metrics.rejected.labels("invalid").inc()
+        raise prepared.problem()
+    event = prepared
     known: Published | None = context.revisions.unchanged(event)
     if known is not None:
         response.headers["Location"] = context.location(str(event.article_id))

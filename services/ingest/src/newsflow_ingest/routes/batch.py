@@ -10,15 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from newsflow_ingest import batch
-from newsflow_ingest.articles import (
-    EXAMPLE_HTML,
-    EXAMPLE_TEXT,
-    ArticleIn,
-    InvalidArticleError,
-    Limits,
-    prepare,
-)
-from newsflow_ingest.batch import JSON_TYPE, NDJSON_TYPE, BatchItemResult, BatchResult, LineError
+from newsflow_ingest.articles import EXAMPLE_HTML, EXAMPLE_TEXT, ArticleIn, Limits
+from newsflow_ingest.batch import JSON_TYPE, NDJSON_TYPE, BatchItemResult, BatchResult
+from newsflow_ingest.normaliser import NormaliserUnavailableError
+from newsflow_ingest.preparation import Prepared, is_flat, prepare_items
 from newsflow_ingest.producer import KafkaUnavailableError
 from newsflow_ingest.routes.articles import WRITE_RESPONSES
 from newsflow_ingest.routes.deps import (
@@ -34,22 +29,54 @@ from newsflow_schema.problems import PROBLEM_CONTENT_TYPE, problem_body
 
 router = APIRouter()
 
-Prepared = ArticleRawEvent | BatchItemResult
+# A batch goes to the workers in chunks of at most this many items: small enough that
+# every worker gets a share and the results come back while the others still run.
+CHUNK_ITEMS = 16
 
 
-def _prepare_item(index: int, item: Any, limits: Limits) -> Prepared:
-    if isinstance(item, LineError):
-        return BatchItemResult(index=index, status=400, detail=item.message)
-    try:
-        return prepare(item, limits)
-    except InvalidArticleError as exc:
-        return BatchItemResult(index=index, status=422, detail=exc.summary(), errors=exc.errors)
+def _items(media: str, body: bytes, max_items: int) -> list[Any]:
+    """The items of a batch body, or the problem (400, 413, 422) of the whole batch."""
+    return batch.batch_items(media, batch.decode_utf8(body), max_items)
 
 
 def _prepare_all(media: str, body: bytes, max_items: int, limits: Limits) -> list[Prepared]:
-    """Decode, split, validate and normalise a batch (CPU-bound: runs in a thread)."""
-    items = batch.batch_items(media, batch.decode_utf8(body), max_items)
-    return [_prepare_item(index, item, limits) for index, item in enumerate(items)]
+    """Decode, split, validate and normalise a batch in one thread (threads mode)."""
+    return prepare_items(list(enumerate(_items(media, body, max_items))), limits)
+
+
+def chunks(count: int, processes: int) -> list[range]:
+    """Index ranges splitting `count` items between `processes` workers, each at most
+    CHUNK_ITEMS long."""
+    size = max(1, min(CHUNK_ITEMS, -(-count // max(1, processes))))
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+async def _prepare(context: Context, media: str, body: bytes) -> list[Prepared]:
+    limits, max_items = context.limits(), context.settings.max_batch_items
+    normaliser = context.normaliser
+    if normaliser.processes == 0:
+        return await asyncio.to_thread(_prepare_all, media, body, max_items, limits)
+    # Splitting the body is json.loads: one call, in a thread so the loop can interleave.
+    items = await asyncio.to_thread(_items, media, body, max_items)
+    # What is not shaped like an article is refused here, unpickled; the rest in the workers.
+    articles = [(i, item) for i, item in enumerate(items) if is_flat(item)]
+    others = [(i, item) for i, item in enumerate(items) if not is_flat(item)]
+    parts = [
+        articles[part.start : part.stop] for part in chunks(len(articles), normaliser.processes)
+    ]
+    try:
+        prepared = await asyncio.gather(
+            *(normaliser.run(prepare_items, part, limits) for part in parts),
+            asyncio.to_thread(prepare_items, others, limits),
+        )
+    except NormaliserUnavailableError:
+        context.metrics.rejected.labels("unavailable").inc(len(items))
+        raise
+    ordered: list[Prepared | None] = [None] * len(items)
+    for part, results in zip([*parts, others], prepared, strict=True):
+        for (index, _), result in zip(part, results, strict=True):
+            ordered[index] = result
+    return [result for result in ordered if result is not None]
 
 
 def _unchanged(index: int, event: ArticleRawEvent, context: Context) -> BatchItemResult | None:
@@ -133,7 +160,8 @@ def _response(context: Context, request: Request, answer: batch.BatchAnswer) -> 
         "Valid items are published in one producer batch, invalid ones are reported; a line "
         "that is not JSON fails only its own item (400). `results` has one entry per item in "
         "input order. 202 when every item was accepted or unchanged, 207 when some were, 422 "
-        "when none was valid, 503 with Retry-After when Kafka is unavailable."
+        "when none was valid, 503 with Retry-After when Kafka is unavailable (or a "
+        "normalisation worker died while holding the batch)."
     ),
     openapi_extra={
         "requestBody": {
@@ -158,9 +186,7 @@ def _response(context: Context, request: Request, answer: batch.BatchAnswer) -> 
 async def post_batch(context: Context, request: Request) -> JSONResponse:
     media = require_media_type(request, (JSON_TYPE, NDJSON_TYPE))
     body = await read_body(request, context.settings.max_batch_body_bytes)
-    prepared = await asyncio.to_thread(
-        _prepare_all, media, body, context.settings.max_batch_items, context.limits()
-    )
+    prepared = await _prepare(context, media, body)
     invalid = sum(1 for item in prepared if isinstance(item, BatchItemResult))
     context.metrics.rejected.labels("invalid").inc(invalid)
     results = await _results(context, request, prepared)

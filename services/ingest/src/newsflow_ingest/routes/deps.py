@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from newsflow_ingest.articles import Limits
 from newsflow_ingest.batch import Outcome
 from newsflow_ingest.metrics import Metrics
+from newsflow_ingest.normaliser import Normaliser
 from newsflow_ingest.producer import Delivery, EventPublisher, KafkaUnavailableError, Record
 from newsflow_ingest.revisions import RecentRevisions
 from newsflow_ingest.settings import Settings
@@ -37,6 +38,7 @@ class IngestContext:
     metrics: Metrics
     publisher: EventPublisher
     revisions: RecentRevisions
+    normaliser: Normaliser
 
     def limits(self) -> Limits:
         return Limits(
@@ -50,7 +52,9 @@ class IngestContext:
         return f"{self.settings.read_api_base_url.rstrip('/')}/v1/articles/{article_id}"
 
 
-def ingest_context(request: Request) -> IngestContext:
+# The dependencies are coroutines although they never wait: FastAPI runs a plain function
+# dependency in a thread, two thread hand-offs per request for nothing.
+async def ingest_context(request: Request) -> IngestContext:
     context = request.app.state.ingest
     assert isinstance(context, IngestContext)
     return context
@@ -59,7 +63,7 @@ def ingest_context(request: Request) -> IngestContext:
 Context = Annotated[IngestContext, Depends(ingest_context)]
 
 
-def require_api_key(
+async def require_api_key(
     context: Context,
     x_api_key: Annotated[str | None, Depends(API_KEY_HEADER)],
     authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
