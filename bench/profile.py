@@ -59,9 +59,16 @@ async def _load_ingest(url: str, seconds: float) -> float:
     return result.throughput
 
 
-def profile_ingest(stack: LocalStack, seconds: float, top: int) -> Path:
+def profile_ingest(
+    stack: LocalStack, seconds: float, top: int, processes: int | None = None
+) -> Path:
+    """Profile ingest and its normalisation workers (`processes`: INGEST_NORMALISE_PROCESSES,
+    None for the default); every process's samples go into one summary."""
     services = stack.services()
-    proc = services.start("ingest")
+    if processes is None:
+        proc = services.start("ingest")
+    else:
+        proc = services.start("ingest", INGEST_NORMALISE_PROCESSES=str(processes))
     RESULTS.mkdir(exist_ok=True)
     # The raw stacks are large (~1 MB): kept in the git-ignored .local/, summarised below.
     raw_dir = local_dir() / "bench-profiles"
@@ -70,7 +77,7 @@ def profile_ingest(stack: LocalStack, seconds: float, top: int) -> Path:
     pyspy = shutil.which("py-spy") or "py-spy"
     spy = subprocess.Popen(
         [pyspy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds)),
-         "--format", "raw", "--output", str(collapsed), "--nonblocking"],
+         "--format", "raw", "--output", str(collapsed), "--nonblocking", "--subprocesses"],
     )  # fmt: skip
     try:
         rate = asyncio.run(_load_ingest(services.url("ingest"), seconds))
@@ -81,7 +88,9 @@ def profile_ingest(stack: LocalStack, seconds: float, top: int) -> Path:
         services.stop("ingest")
     report = RESULTS / "profile-ingest.txt"
     lines = [
-        f"ingest under 16 closed-loop clients: {rate:.1f} articles/s; py-spy, {seconds:g} s;",
+        f"ingest (INGEST_NORMALISE_PROCESSES={'default' if processes is None else processes}, "
+        f"samples of the server and its workers together) under 16 closed-loop clients: "
+        f"{rate:.1f} articles/s; py-spy, {seconds:g} s;",
         f"raw stacks: {collapsed}",
         "",
     ]
@@ -96,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", choices=["ingest"])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--processes", type=int, help="INGEST_NORMALISE_PROCESSES of the profiled ingest"
+    )
     args = parser.parse_args(argv)
     with bench_stack() as stack:
-        report = profile_ingest(stack, args.seconds, args.top)
+        report = profile_ingest(stack, args.seconds, args.top, args.processes)
     print(report.read_text())
     print(f"bench: wrote {report}", file=sys.stderr)
     return 0

@@ -20,3 +20,23 @@ def hold(started: str, release: str, timeout_s: float) -> int:
 
 def pid() -> int:
     return os.getpid()
+
+
+async def _serve_until_stdin_closes(processes: int) -> None:
+    import asyncio
+    import sys
+
+    from newsflow_ingest.normaliser import Normaliser
+
+    normaliser = Normaliser(processes)
+    await normaliser.start()
+    print(" ".join(map(str, normaliser.worker_pids())), flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    # A server process that starts normalisation workers and is then killed by the test.
+    asyncio.run(_serve_until_stdin_closes(int(sys.argv[1])))

@@ -7,6 +7,9 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +33,7 @@ from tests.unit.test_ingest_api import ARTICLE, FakePublisher, assert_problem, m
 pytestmark = pytest.mark.unit
 
 JSON = {"content-type": "application/json"}
+REPO = Path(__file__).resolve().parents[2]
 LONG = "A powerful storm battered the northern coast on Tuesday, officials said. " * 3
 
 
@@ -75,6 +79,28 @@ async def test_workers_run_outside_the_server_and_stop_with_it() -> None:
     await until("workers exited", lambda: not any(alive(pid) for pid in pids))
     with pytest.raises(NormaliserUnavailableError):
         await normaliser.run(workers.pid)
+
+
+def test_workers_exit_by_themselves_when_the_server_is_killed() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.workers", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert server.stdout is not None
+        pids = [int(pid) for pid in server.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        server.kill()
+        # Not reaped yet: a zombie, as under an init that never reaps; the workers go anyway.
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, "the workers outlived their server"
+            time.sleep(0.05)
+    finally:
+        server.kill()
+        server.wait()
 
 
 async def test_threads_mode_runs_in_the_server_process() -> None:

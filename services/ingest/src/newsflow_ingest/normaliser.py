@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, TypeVar
 
 from newsflow_ingest.normalise import warm_up
@@ -59,17 +60,26 @@ def _context() -> multiprocessing.context.BaseContext:
 _startup_barrier: Any = None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: kill() found the process
+    # A zombie is dead, only not reaped yet (a container's init may never reap it).
+    return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")
+
+
 def _watch_server(server_pid: int) -> None:
-    while True:
+    while _alive(server_pid):
         time.sleep(_WATCH_INTERVAL_S)
-        try:
-            os.kill(server_pid, 0)
-        except ProcessLookupError:
-            # The server was killed without shutting the pool down: nobody will ever
-            # send this worker work again.
-            os._exit(0)
-        except PermissionError:
-            pass
+    # The server was killed without stopping the pool: no work will ever come again.
+    os._exit(0)
 
 
 def _init_worker(server_pid: int, barrier: Any, log_level: str, json_lines: bool) -> None:
