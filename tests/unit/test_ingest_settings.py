@@ -76,10 +76,13 @@ def test_normalise_processes_default_shares_the_cores_between_server_processes(
 ) -> None:
     monkeypatch.delenv("INGEST_NORMALISE_PROCESSES", raising=False)
     monkeypatch.delenv("INGEST_WORKERS", raising=False)
+    # The default is threads; None (not settable from the environment) shares the cores.
+    assert Settings(_env_file=None).normalise_pool_size == 0
     cores = usable_cores()
-    assert Settings(_env_file=None).normalise_pool_size == cores
-    assert Settings(_env_file=None, workers=2).normalise_pool_size == max(1, cores // 2)
-    assert Settings(_env_file=None, workers=cores + 1).normalise_pool_size == 1
+    assert Settings(_env_file=None, normalise_processes=None).normalise_pool_size == cores
+    auto = {"_env_file": None, "normalise_processes": None}
+    assert Settings(**auto, workers=2).normalise_pool_size == max(1, cores // 2)
+    assert Settings(**auto, workers=cores + 1).normalise_pool_size == 1
 
 
 @pytest.mark.parametrize(
