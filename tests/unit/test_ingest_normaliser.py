@@ -19,7 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from newsflow_ingest.app import build_app
@@ -217,6 +217,8 @@ async def test_items_nested_too_deeply_to_pickle_are_refused_like_any_invalid_it
 
 
 @given(st.integers(1, 3000), st.integers(1, 8))
+@example(4, 3)
+@example(17, 2)
 def test_chunks_cover_every_item_once_in_order(count: int, processes: int) -> None:
     parts = chunks(count, processes)
     assert [i for part in parts for i in part] == list(range(count))

@@ -46,9 +46,12 @@ def _prepare_all(media: str, body: bytes, max_items: int, limits: Limits) -> lis
 
 def chunks(count: int, processes: int) -> list[range]:
     """Index ranges splitting `count` items between `processes` workers, each at most
-    CHUNK_ITEMS long."""
-    size = max(1, min(CHUNK_ITEMS, -(-count // max(1, processes))))
-    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+    CHUNK_ITEMS long: as many near-equal parts as keep every worker busy, more when a
+    part would be over CHUNK_ITEMS."""
+    if count <= 0:
+        return []
+    parts = max(min(count, max(1, processes)), -(-count // CHUNK_ITEMS))
+    return [range(i * count // parts, (i + 1) * count // parts) for i in range(parts)]
 
 
 async def _prepare(context: Context, media: str, body: bytes) -> list[Prepared]:
