@@ -265,6 +265,7 @@ class Scenario:
     dlq: Collector
     raw_start: Offsets
     enrich_env: dict[str, str]
+    ingest_env: dict[str, str]
 
     @property
     def ingest_url(self) -> str:
@@ -280,7 +281,7 @@ class Scenario:
         # Until its producer has connected, ingest answers 503 (by design: it serves while
         # Kafka is away). Load starts once /readyz says it can publish, as traffic behind a
         # readiness probe would; otherwise the first requests of a scenario race the connect.
-        self.services.start("ingest", probe="/readyz")
+        self.services.start("ingest", probe="/readyz", **self.ingest_env)
 
     async def db_ids(self, ids: list[str]) -> Counter[str]:
         conn = await asyncpg.connect(dsn(self.database_url))
@@ -346,7 +347,12 @@ class Scenario:
 
 @asynccontextmanager
 async def scenario(
-    infra: Infra, name: str, *, enrich_env: dict[str, str] | None = None, start: bool = True
+    infra: Infra,
+    name: str,
+    *,
+    enrich_env: dict[str, str] | None = None,
+    ingest_env: dict[str, str] | None = None,
+    start: bool = True,
 ) -> AsyncIterator[Scenario]:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     run = f"{slug}-{uuid.uuid4().hex[:8]}"
@@ -368,7 +374,9 @@ async def scenario(
     enriched = Collector(bootstrap, topics.ENRICHED, await end_offsets(bootstrap, topics.ENRICHED))
     dlq = Collector(bootstrap, topics.DLQ, await end_offsets(bootstrap, topics.DLQ))
     async with enriched, dlq:
-        scn = Scenario(infra, name, run, url, group, services, enriched, dlq, raw_start, env)
+        scn = Scenario(
+            infra, name, run, url, group, services, enriched, dlq, raw_start, env, ingest_env or {}
+        )
         try:
             if start:
                 await asyncio.to_thread(scn.start_enrich)

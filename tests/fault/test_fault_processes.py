@@ -127,8 +127,18 @@ async def test_second_replica_joins_then_leaves_under_load(infra: Infra) -> None
         assert "Traceback" not in log, log[-4000:]
 
 
-async def test_sigterm_to_ingest_answers_or_refuses_every_request(infra: Infra) -> None:
-    async with scenario(infra, "SIGTERM ingest") as scn:
+# In threads, and in worker processes (the fork server and the workers share the server's
+# process group, so the stop's SIGTERM reaches them too).
+@pytest.mark.parametrize(
+    ("processes", "name"),
+    [("0", "SIGTERM ingest"), ("2", "SIGTERM ingest (2 normalisation workers)")],
+    ids=["threads", "workers"],
+)
+async def test_sigterm_to_ingest_answers_or_refuses_every_request(
+    infra: Infra, processes: str, name: str
+) -> None:
+    env = {"INGEST_NORMALISE_PROCESSES": processes}
+    async with scenario(infra, name, ingest_env=env) as scn:
         load = scn.load(count=200, rate=40)
         posting = load.start()
         await wait_for("load under way", lambda: _progress(load, 60), within=60)
@@ -143,7 +153,7 @@ async def test_sigterm_to_ingest_answers_or_refuses_every_request(infra: Infra) 
         # A request that reached the server was answered (202 or 503), never cut off midway;
         # the others found no listening socket (connection refused).
         cut = [o for o in load.outcomes if o.status not in (202, 503) and o.error != "ConnectError"]
-        assert not cut, cut[:3]
+        assert not cut, (cut[:3], logs(scn))
         # While it was down nothing listened. The new server listens before it is ready
         # (503 until its producer connects), so only requests done before its start count.
         down = [o for o in load.outcomes if stopped < o.sent and o.done < restarting]

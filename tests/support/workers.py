@@ -22,8 +22,9 @@ def pid() -> int:
     return os.getpid()
 
 
-async def _serve_until_stdin_closes(processes: int) -> None:
+async def _serve(processes: int, *, drain: bool) -> None:
     import asyncio
+    import signal
     import sys
 
     from newsflow_ingest.normaliser import Normaliser
@@ -31,12 +32,23 @@ async def _serve_until_stdin_closes(processes: int) -> None:
     normaliser = Normaliser(processes)
     await normaliser.start()
     print(" ".join(map(str, normaliser.worker_pids())), flush=True)
-    await asyncio.to_thread(sys.stdin.read)
+    if not drain:
+        await asyncio.to_thread(sys.stdin.read)
+        return
+    # As the server does on SIGTERM: keep serving what is in flight, then stop the pool.
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    print("ready", flush=True)
+    await stopping.wait()
+    ran_in = await asyncio.gather(*(normaliser.run(pid) for _ in range(8)))
+    print(" ".join(map(str, sorted(set(ran_in)))), flush=True)
+    await normaliser.stop()
 
 
 if __name__ == "__main__":
     import asyncio
     import sys
 
-    # A server process that starts normalisation workers and is then killed by the test.
-    asyncio.run(_serve_until_stdin_closes(int(sys.argv[1])))
+    # A server process that starts normalisation workers; the test kills it (or, with
+    # "drain", signals its process group and reads which workers served the drain).
+    asyncio.run(_serve(int(sys.argv[1]), drain=sys.argv[2:] == ["drain"]))

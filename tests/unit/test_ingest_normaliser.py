@@ -4,6 +4,7 @@ answered 503 (never 500) when a worker dies, with a fresh pool for the next requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -98,6 +99,51 @@ def test_workers_exit_by_themselves_when_the_server_is_killed() -> None:
         while any(alive(pid) for pid in pids):
             assert time.monotonic() < deadline, "the workers outlived their server"
             time.sleep(0.05)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes in process group `pgid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _ignores(pid: int, sig: signal.Signals) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+    ignored = int(mask.split()[1], 16)
+    return bool(ignored >> (sig - 1) & 1)
+
+
+def test_a_sigterm_to_the_process_group_leaves_the_workers_serving_the_drain() -> None:
+    # A stop signals the server's process group: the fork server and the workers are in
+    # it. The server drains its requests after SIGTERM; the pool must still be whole.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.workers", "2", "drain"],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    try:
+        assert server.stdout is not None
+        pids = {int(pid) for pid in server.stdout.readline().split()}
+        assert server.stdout.readline().strip() == b"ready"
+        # Everything the server started ignores SIGTERM: the fork server, the workers and
+        # multiprocessing's resource tracker (each exits when the server is gone).
+        others = [pid for pid in _group(server.pid) if pid != server.pid]
+        assert len(others) >= len(pids) + 1, others
+        assert all(_ignores(pid, signal.SIGTERM) for pid in others), others
+        os.killpg(server.pid, signal.SIGTERM)
+        served = {int(pid) for pid in server.stdout.readline().split()}
+        assert server.wait(timeout=30) == 0
+        assert served and served <= pids, (served, pids)
     finally:
         server.kill()
         server.wait()
