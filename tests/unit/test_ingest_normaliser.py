@@ -27,6 +27,7 @@ from newsflow_ingest.app import build_app
 from newsflow_ingest.normaliser import Normaliser, NormaliserUnavailableError
 from newsflow_ingest.routes.batch import CHUNK_ITEMS, chunks
 from newsflow_ingest.routes.deps import IngestContext
+from newsflow_schema.procs import alive
 from tests.support import workers
 from tests.support.fuzz import fuzz
 from tests.unit.test_ingest_api import ARTICLE, FakePublisher, assert_problem, make_settings
@@ -50,14 +51,6 @@ async def serving(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
             yield client, fake, context
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def until(what: str, condition: Callable[[], bool], within: float = 30.0) -> None:

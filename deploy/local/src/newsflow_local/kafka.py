@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newsflow_local import procs
 from newsflow_local.paths import DEPLOY_LOCAL
+from newsflow_schema.procs import alive
 
 POM = DEPLOY_LOCAL / "pom.xml"
 LOG4J = DEPLOY_LOCAL / "log4j2.yaml"
@@ -297,7 +298,7 @@ class KafkaCluster:
 
         def ready() -> bool:
             for proc in watch:
-                if not procs.alive(proc.pid):
+                if not alive(proc.pid):
                     raise procs.StartupError(
                         f"{proc.name} exited; see {proc.log}:\n{procs.log_tail(proc.log)}"
                     )

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsflow_schema.procs import alive
+
 # Every process the runner starts carries this variable, naming its state directory, so
 # `down` can find them through /proc even when the runner died before writing a pid file.
 STATE_ENV = "NEWSFLOW_LOCAL_STATE"
@@ -71,21 +73,6 @@ def _group_of(user: str | None) -> int | None:
     import pwd
 
     return pwd.getpwnam(user).pw_gid
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _reap(pid: int) -> None:

@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any, TypeVar
 
 from newsflow_ingest.normalise import warm_up
 from newsflow_schema import logs
 from newsflow_schema.http import ServiceUnavailable
+from newsflow_schema.procs import alive
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +60,8 @@ def _context() -> multiprocessing.context.BaseContext:
 _startup_barrier: Any = None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: kill() found the process
-    # A zombie is dead, only not reaped yet (a container's init may never reap it).
-    return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")
-
-
 def _watch_server(server_pid: int) -> None:
-    while _alive(server_pid):
+    while alive(server_pid):
         time.sleep(_WATCH_INTERVAL_S)
     # The server was killed without stopping the pool: no work will ever come again.
     os._exit(0)
