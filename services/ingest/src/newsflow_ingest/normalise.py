@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -215,14 +216,28 @@ def _is_title_like(line: str) -> bool:
     )
 
 
-def _paragraphs(text: str) -> list[list[str]]:
-    """Blank-line separated paragraphs of cleaned, non-empty lines; markup residue and page
-    chrome (navigation, share buttons, advert markers, cookie banners) dropped."""
+def _is_residue_or_chrome(line: str) -> bool:
+    return is_markup_residue(line) or is_page_chrome(line)
+
+
+def _is_plain_residue_or_chrome(line: str) -> bool:
+    # In text that holds no real tag, comment or doctype, no line is a lone tag or starts
+    # with "<!--" (either would be a real tag in the text): only the comment ends a
+    # scraper left behind are markup residue.
+    return line.startswith(("!--", "-->")) or line.endswith("-->") or is_page_chrome(line)
+
+
+def _paragraphs(
+    text: str, *, drop: Callable[[str], bool] = _is_residue_or_chrome
+) -> list[list[str]]:
+    """Blank-line separated paragraphs of cleaned, non-empty lines; lines `drop` says are
+    markup residue or page chrome (navigation, share buttons, advert markers, cookie
+    banners) left out."""
     paragraphs: list[list[str]] = []
     current: list[str] = []
     for raw in text.split("\n"):
         line = _one_line(raw)
-        if line and not (is_markup_residue(line) or is_page_chrome(line)):
+        if line and not drop(line):
             current.append(line)
         elif not line and current:
             paragraphs.append(current)
@@ -296,28 +311,6 @@ def _read_head(paragraphs: list[list[str]], head: _Head) -> list[list[str]]:
     return body
 
 
-def _plain_paragraphs(text: str) -> list[list[str]]:
-    """`_paragraphs` of text that holds no real tag, comment or doctype.
-
-    Without one, no line is a lone tag or starts with "<!--" (either would be a real tag
-    in the text), so only the comment ends a scraper left behind are markup residue.
-    """
-    paragraphs: list[list[str]] = []
-    current: list[str] = []
-    for raw in text.split("\n"):
-        line = _one_line(raw)
-        if line and not (
-            line.startswith(("!--", "-->")) or line.endswith("-->") or is_page_chrome(line)
-        ):
-            current.append(line)
-        elif not line and current:
-            paragraphs.append(current)
-            current = []
-    if current:
-        paragraphs.append(current)
-    return paragraphs
-
-
 def _from_head(
     paragraphs: list[list[str]], now: datetime, max_future: timedelta, given: Given
 ) -> Normalised:
@@ -345,7 +338,9 @@ def _normalise_clean(
 ) -> Normalised:
     """The fast path: text for which `takes_fast_path` holds. The same result as
     `_normalise_scraped`, without the steps that cannot change such text."""
-    return _from_head(_plain_paragraphs(cleaned), now, max_future, given)
+    return _from_head(
+        _paragraphs(cleaned, drop=_is_plain_residue_or_chrome), now, max_future, given
+    )
 
 
 def _normalise_scraped(
