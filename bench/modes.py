@@ -234,6 +234,13 @@ def summarise(rounds: list[dict[str, Any]], modes: list[int], sizes: list[int]) 
     }
 
 
+def _cells(entry: dict[str, Any], what: str) -> str:
+    if what == "articles":
+        ratio, errors = entry["vs_first_mode"], entry["errors"]
+        return f"{entry['articles_s']:.1f} (×{ratio:.2f}, errors {errors})"
+    return " / ".join("–" if v is None else f"{v:.2f}" for v in entry["cpu_ms"].values())
+
+
 def table(result: dict[str, Any]) -> str:
     modes, sizes = result["processes"], result["batch"]
     loads = ["single", *(f"batch_{size}" for size in sizes)]
@@ -243,30 +250,23 @@ def table(result: dict[str, Any]) -> str:
         f"Run {result['started_at']}, {result['round_count']} rounds of "
         f"{result['seconds']:g} s per load; load average at start {start:.2f}, at end "
         f"{end:.2f}. Median articles/s over the rounds (× the first mode's).",
-        "",
-        "| normalisation | " + " | ".join(heads) + " |",
-        "|---|" + "---|" * len(loads),
     ]
-    for processes in modes:
-        cells = []
-        for load in loads:
-            entry = result["summary"][str(processes)][load]
-            ratio, errors = entry["vs_first_mode"], entry["errors"]
-            cells.append(f"{entry['articles_s']:.1f} (×{ratio:.2f}, errors {errors})")
-        lines.append(f"| {_label(processes)} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "CPU ms per article (median over the rounds): server process / worker processes.",
-        "",
-        "| normalisation | " + " | ".join(heads) + " |",
-        "|---|" + "---|" * len(loads),
-    ]
-    for processes in modes:
-        cells = []
-        for load in loads:
-            used = result["summary"][str(processes)][load]["cpu_ms"]
-            cells.append(" / ".join("–" if v is None else f"{v:.2f}" for v in used.values()))
-        lines.append(f"| {_label(processes)} | " + " | ".join(cells) + " |")
+    captions = {
+        "articles": "",
+        "cpu": "CPU ms per article (median over the rounds): server process / worker processes.",
+    }
+    for what, caption in captions.items():
+        if caption:
+            lines += ["", caption]
+        lines += [
+            "",
+            "| normalisation | " + " | ".join(heads) + " |",
+            "|---|" + "---|" * len(loads),
+        ]
+        for processes in modes:
+            summary = result["summary"][str(processes)]
+            cells = [_cells(summary[load], what) for load in loads]
+            lines.append(f"| {_label(processes)} | " + " | ".join(cells) + " |")
     lines += ["", "| in process, per article | ms |", "|---|---|"]
     for name, entry in result["in_process"].items():
         lines.append(f"| {name} ({entry['articles']}) | {entry['ms']:.3f} |")
