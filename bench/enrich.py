@@ -18,7 +18,7 @@ from aiokafka import TopicPartition
 
 from bench.articles import BenchArticle
 from bench.kafka import GroupWatcher, commit_group_at, read_range
-from bench.procinfo import peak_rss_mb, tree_peak_rss_mb
+from bench.procinfo import peak_rss_mb, tree_cpu_seconds, tree_peak_rss_mb
 from newsflow_enrich.nlp import Document, NlpConfig, load_enricher
 from newsflow_enrich.pipeline import document_for
 from newsflow_local.kafka import end_offsets
@@ -163,6 +163,14 @@ async def _records_outcomes(url: str) -> dict[str, float]:
     return out
 
 
+def _cpu(enrich_pid: int, stack: LocalStack) -> dict[str, float]:
+    """CPU seconds so far of enrich's processes and, summed, of PostgreSQL's."""
+    used = tree_cpu_seconds(enrich_pid)
+    postmaster = int((stack.postgres.data / "postmaster.pid").read_text().split()[0])
+    used["postgresql (all processes)"] = sum(tree_cpu_seconds(postmaster).values())
+    return used
+
+
 async def pipeline(
     stack: LocalStack,
     start: dict[TopicPartition, int],
@@ -189,6 +197,8 @@ async def pipeline(
     try:
         t_stable = t_first = t_done = None
         first_count = 0
+        cpu_start: dict[str, float] = {}
+        cpu_end: dict[str, float] = {}
         deadline = time.perf_counter() + timeout_s
         async with GroupWatcher(stack.kafka_bootstrap, group) as watcher:
             while t_done is None:
@@ -197,12 +207,14 @@ async def pipeline(
                     raise TimeoutError(f"enrich did not commit {total} records in {timeout_s}s")
                 if t_stable is None and await watcher.stable():
                     t_stable = now
+                    cpu_start = _cpu(proc.pid, stack)
                 committed = await watcher.committed()
                 done = sum(committed.get(tp, start.get(tp, 0)) - start.get(tp, 0) for tp in end)
                 if t_first is None and done > 0:
                     t_first, first_count = now, done
                 if done >= total:
                     t_done = now
+                    cpu_end = _cpu(proc.pid, stack)
                 await asyncio.sleep(0.05)
         assert t_first is not None
         t_start = t_stable if t_stable is not None else t_first
@@ -225,6 +237,11 @@ async def pipeline(
         # Wall time of the NLP stage inside the pipeline (the rest is Kafka, DB, outbox).
         "nlp_share_of_wall": round(nlp_s / (t_done - t_start), 3) if nlp_s else None,
         "peak_rss_mb": {k: round(v, 1) if v else None for k, v in rss.items()},
+        # CPU seconds each process used from the group's Stable to the last commit (empty
+        # when the group was not seen Stable): what the service process takes from the NLP.
+        "cpu_s": {k: round(v - cpu_start.get(k, 0.0), 2) for k, v in cpu_end.items()}
+        if cpu_start
+        else {},
     }
 
 
