@@ -227,7 +227,14 @@ def write(result: dict[str, Any], table: str) -> tuple[Path, Path]:
     json_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     with md_path.open("a") as out:
         out.write(f"\n## {result['started_at']}\n\n{table}")
-    if README.exists():
+    # The README's table is the last full run of every part: a partial run (`--only`,
+    # `--quick`) is kept in the results only.
+    complete = result.get("mode") == "full" and set(result.get("parts", ())) >= {
+        "ingest",
+        "enrich",
+        "e2e",
+    }
+    if complete and README.exists():
         text = README.read_text()
         if START in text and END in text:
             head, _, rest = text.partition(START)
