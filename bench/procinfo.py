@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from newsflow_schema.procs import stat_fields
+
 
 def peak_rss_mb(pid: int | str = "self") -> float | None:
     """VmHWM (peak resident set) of `pid` in MiB; None when the process is gone."""
@@ -64,12 +66,10 @@ def tree_peak_rss_mb(pid: int) -> dict[str, float | None]:
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time `pid` has used so far; None when the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    # The command name (in parentheses) may hold spaces: fields count from after it.
-    fields = stat[stat.rindex(")") + 2 :].split()
+    # utime and stime: proc(5) fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

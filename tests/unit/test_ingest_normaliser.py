@@ -4,7 +4,6 @@ answered 503 (never 500) when a worker dies, with a fresh pool for the next requ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -27,7 +26,7 @@ from newsflow_ingest.app import build_app
 from newsflow_ingest.normaliser import Normaliser, NormaliserUnavailableError
 from newsflow_ingest.routes.batch import CHUNK_ITEMS, chunks
 from newsflow_ingest.routes.deps import IngestContext
-from newsflow_schema.procs import alive
+from newsflow_schema.procs import alive, stat_fields
 from tests.support import workers
 from tests.support.fuzz import fuzz
 from tests.unit.test_ingest_api import ARTICLE, FakePublisher, assert_problem, make_settings
@@ -99,13 +98,9 @@ def test_workers_exit_by_themselves_when_the_server_is_killed() -> None:
 
 def _group(pgid: int) -> list[int]:
     """The processes in process group `pgid` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                found.append(int(stat.parent.name))
-    return found
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    # pgrp: proc(5) field 5.
+    return [pid for pid in pids if (fields := stat_fields(pid)) and int(fields[2]) == pgid]
 
 
 def _ignores(pid: int, sig: signal.Signals) -> bool:

@@ -1,4 +1,5 @@
-"""Whether a process is still running, as the services and the local runner need to know."""
+"""Processes from /proc: whether one still runs, and its stat fields, as the services,
+the local runner, the bench and the tests need them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import os
 from pathlib import Path
 
 _PROC = Path("/proc")
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/`pid`/stat after the command name (state first: `proc(5)`'s
+    field 3 is index 0); None when it cannot be read (gone, or no /proc)."""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name, in parentheses, may hold spaces and parentheses of its own.
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def alive(pid: int) -> bool:
@@ -17,9 +29,8 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         # No /proc here: kill() found the process. With /proc: it exited just now.
         return not _PROC.joinpath("self").exists()
-    return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")
+    return fields[0] not in ("Z", "X")
