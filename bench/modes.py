@@ -234,10 +234,12 @@ def summarise(rounds: list[dict[str, Any]], modes: list[int], sizes: list[int]) 
     }
 
 
-def _cells(entry: dict[str, Any], what: str) -> str:
-    if what == "articles":
-        ratio, errors = entry["vs_first_mode"], entry["errors"]
-        return f"{entry['articles_s']:.1f} (×{ratio:.2f}, errors {errors})"
+def _throughput_cell(entry: dict[str, Any]) -> str:
+    ratio, errors = entry["vs_first_mode"], entry["errors"]
+    return f"{entry['articles_s']:.1f} (×{ratio:.2f}, errors {errors})"
+
+
+def _cpu_cell(entry: dict[str, Any]) -> str:
     return " / ".join("–" if v is None else f"{v:.2f}" for v in entry["cpu_ms"].values())
 
 
@@ -251,11 +253,8 @@ def table(result: dict[str, Any]) -> str:
         f"{result['seconds']:g} s per load; load average at start {start:.2f}, at end "
         f"{end:.2f}. Median articles/s over the rounds (× the first mode's).",
     ]
-    captions = {
-        "articles": "",
-        "cpu": "CPU ms per article (median over the rounds): server process / worker processes.",
-    }
-    for what, caption in captions.items():
+    cpu_caption = "CPU ms per article (median over the rounds): server process / worker processes."
+    for caption, cell in ((None, _throughput_cell), (cpu_caption, _cpu_cell)):
         if caption:
             lines += ["", caption]
         lines += [
@@ -265,7 +264,7 @@ def table(result: dict[str, Any]) -> str:
         ]
         for processes in modes:
             summary = result["summary"][str(processes)]
-            cells = [_cells(summary[load], what) for load in loads]
+            cells = [cell(summary[load]) for load in loads]
             lines.append(f"| {_label(processes)} | " + " | ".join(cells) + " |")
     lines += ["", "| in process, per article | ms |", "|---|---|"]
     for name, entry in result["in_process"].items():
