@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         **measured,
     }
     table = report.markdown(result)
-    json_path, md_path = report.write(result, table)
+    json_path, md_path = report.write(result, table, readme=not (args.quick or args.only))
     print(table)
     print(f"bench: wrote {json_path} and {md_path}", file=sys.stderr)
     return 0

@@ -211,7 +211,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: dict[str, Any], table: str) -> tuple[Path, Path]:
+def write(result: dict[str, Any], table: str, *, readme: bool) -> tuple[Path, Path]:
     import json
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -229,12 +229,7 @@ def write(result: dict[str, Any], table: str) -> tuple[Path, Path]:
         out.write(f"\n## {result['started_at']}\n\n{table}")
     # The README's table is the last full run of every part: a partial run (`--only`,
     # `--quick`) is kept in the results only.
-    complete = result.get("mode") == "full" and set(result.get("parts", ())) >= {
-        "ingest",
-        "enrich",
-        "e2e",
-    }
-    if complete and README.exists():
+    if readme and README.exists():
         text = README.read_text()
         if START in text and END in text:
             head, _, rest = text.partition(START)
