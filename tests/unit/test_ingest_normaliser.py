@@ -103,16 +103,17 @@ def _group(pgid: int) -> list[int]:
     return [pid for pid in pids if (fields := stat_fields(pid)) and int(fields[2]) == pgid]
 
 
-def _ignores(pid: int, sig: signal.Signals) -> bool:
-    status = Path(f"/proc/{pid}/status").read_text()
-    mask = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
-    ignored = int(mask.split()[1], 16)
-    return bool(ignored >> (sig - 1) & 1)
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    # ppid: proc(5) field 4.
+    return [child for child in pids if (fields := stat_fields(child)) and int(fields[1]) == pid]
 
 
 def test_a_sigterm_to_the_process_group_leaves_the_workers_serving_the_drain() -> None:
-    # A stop signals the server's process group: the fork server and the workers are in
-    # it. The server drains its requests after SIGTERM; the pool must still be whole.
+    # A stop signals the server's process group. The server drains its requests after
+    # SIGTERM; the pool must still be whole, so neither the fork server nor a worker may be
+    # in that group (they keep SIGTERM's default, which a broken pool relies on).
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.support.workers", "2", "drain"],
         stdout=subprocess.PIPE,
@@ -123,15 +124,41 @@ def test_a_sigterm_to_the_process_group_leaves_the_workers_serving_the_drain() -
         assert server.stdout is not None
         pids = {int(pid) for pid in server.stdout.readline().split()}
         assert server.stdout.readline().strip() == b"ready"
-        # Everything the server started ignores SIGTERM: the fork server, the workers and
-        # multiprocessing's resource tracker (each exits when the server is gone).
-        others = [pid for pid in _group(server.pid) if pid != server.pid]
-        assert len(others) >= len(pids) + 1, others
-        assert all(_ignores(pid, signal.SIGTERM) for pid in others), others
+        fork_servers = {pid for pid in _children(server.pid) if pids & set(_children(pid))}
+        assert len(fork_servers) == 1, (fork_servers, pids)
+        assert not (pids | fork_servers) & set(_group(server.pid)), _group(server.pid)
         os.killpg(server.pid, signal.SIGTERM)
         served = {int(pid) for pid in server.stdout.readline().split()}
         assert server.wait(timeout=30) == 0
         assert served and served <= pids, (served, pids)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_pool_broken_by_one_death_ends_its_other_workers_and_the_server_can_exit(
+    tmp_path: Path,
+) -> None:
+    # Of two workers one holds a request and the other is killed: the pool breaks,
+    # terminates the busy worker and joins it. A worker that outlived that (one ignoring
+    # SIGTERM) would block the server's exit, which waits for the broken pool.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.workers", "2", f"break:{tmp_path}"],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert server.stdout is not None
+        first = [int(pid) for pid in server.stdout.readline().split()]
+        assert len(first) == 2
+        refused, busy = server.stdout.readline().split()
+        assert refused == b"refused" and int(busy) in first
+        deadline = time.monotonic() + 30
+        while alive(int(busy)):
+            assert time.monotonic() < deadline, "the broken pool's busy worker lived on"
+            time.sleep(0.05)
+        assert int(server.stdout.readline()) not in first
+        assert server.wait(timeout=30) == 0
     finally:
         server.kill()
         server.wait()

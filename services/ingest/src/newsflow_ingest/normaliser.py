@@ -18,7 +18,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -70,9 +69,10 @@ def _watch_server(server_pid: int) -> None:
 def _init_worker(server_pid: int, barrier: Any, log_level: str, json_lines: bool) -> None:
     global _startup_barrier  # noqa: PLW0603 - one per worker process
     # The server's shutdown drains in-flight requests and then stops the pool: a SIGTERM
-    # or Ctrl-C sent to the whole process group must not kill the workers first.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # or Ctrl-C sent to the server's process group must not kill the workers first. Each
+    # worker is a process group of its own (as the fork server is), and keeps SIGTERM's
+    # default: a broken pool terminates its other workers, and waits for them to exit.
+    os.setpgid(0, 0)
     logs.configure("ingest", log_level, json_lines=json_lines)
     _startup_barrier = barrier
     threading.Thread(target=_watch_server, args=(server_pid,), daemon=True).start()
