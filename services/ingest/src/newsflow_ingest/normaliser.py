@@ -9,7 +9,10 @@ code once (`newsflow_ingest.preload`): a worker starts in milliseconds, with dat
 language data already loaded, and none is a fork of the server process with its event
 loop and threads. A worker that dies (killed, out of memory, a crash in a C extension)
 breaks the pool: the requests it held are answered 503 with Retry-After, and the pool is
-replaced at once by a fresh one.
+replaced by a fresh one as soon as the broken one has ended its other workers (requests
+arriving meanwhile wait for it). The two never overlap: a pool started while the broken
+one still closes its pipes in its own thread can hand the fork server a closed descriptor,
+which ends the fork server.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ T = TypeVar("T")
 _PRELOAD = "newsflow_ingest.preload"
 # How often a worker checks that the server process that started it is still there.
 _WATCH_INTERVAL_S = 1.0
+# How long a broken pool may take to end its workers before a fresh one starts anyway.
+_BROKEN_POOL_GRACE_S = 10.0
 
 
 class NormaliserUnavailableError(ServiceUnavailable):
@@ -102,6 +107,7 @@ class Normaliser:
         self._start_timeout_s = start_timeout_s
         self._on_restart = on_restart
         self._executor: ProcessPoolExecutor | None = None
+        self._restarting: asyncio.Task[None] | None = None
         self._stopped = False
 
     def _new_executor(self, barrier: Any = None) -> ProcessPoolExecutor:
@@ -144,6 +150,8 @@ class Normaliser:
     async def stop(self) -> None:
         """Stop the workers (after the server drained its requests)."""
         self._stopped = True
+        if self._restarting is not None:
+            await self._restarting
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
@@ -153,6 +161,8 @@ class Normaliser:
         worker died, after which a fresh pool takes the next requests."""
         if self.processes == 0:
             return await asyncio.to_thread(fn, *args)
+        if self._restarting is not None:
+            await asyncio.shield(self._restarting)
         executor = self._executor
         if executor is None:
             reason = "the server is stopping" if self._stopped else "the workers are not started"
@@ -180,12 +190,29 @@ class Normaliser:
         if self._executor is not broken:
             return  # another request met the same broken pool and replaced it
         log.warning("a normalisation worker died: replacing the worker pool")
-        # Workers start on demand and warm up in their initializer; forked from the warm
-        # fork server, the first request of the fresh pool waits milliseconds for one.
-        self._executor = self._new_executor()
-        broken.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
+        self._restarting = asyncio.get_running_loop().create_task(self._restart(broken))
         if self._on_restart is not None:
             self._on_restart()
+
+    async def _restart(self, broken: ProcessPoolExecutor) -> None:
+        # The broken pool terminates its other workers and joins them, then closes its
+        # queues: only then does the fresh pool start (see the module's docstring).
+        ended = asyncio.to_thread(broken.shutdown, wait=True, cancel_futures=True)
+        try:
+            await asyncio.wait_for(ended, _BROKEN_POOL_GRACE_S)
+        except TimeoutError:
+            log.error(
+                "the broken normalisation pool did not end within %.0f s; starting a fresh "
+                "one beside it",
+                _BROKEN_POOL_GRACE_S,
+            )
+        finally:
+            self._restarting = None
+        if not self._stopped:
+            # Workers start on demand and warm up in their initializer; forked from the warm
+            # fork server, the first request of the fresh pool waits milliseconds for one.
+            self._executor = self._new_executor()
 
     def worker_pids(self) -> list[int]:
         """The process ids of the running workers (none in thread mode)."""
