@@ -10,6 +10,7 @@ from pathlib import Path
 import spacy
 from spacy import about as spacy_about
 
+from newsflow_enrich.nlp.attribute_rules import use_batch_attribute_ruler
 from newsflow_enrich.nlp.entities import ParsedSegment, resolve_entities
 from newsflow_enrich.nlp.quotes import extract_quotes
 from newsflow_enrich.nlp.segment import NLP_KINDS, Segment, segment
@@ -56,8 +57,10 @@ def model_location(model: str) -> str | Path:
 
 
 def load_spacy(model: str) -> spacy.language.Language:
-    """The spaCy pipeline without the components the rules do not use."""
+    """The spaCy pipeline without the components the rules do not use, its attribute ruler
+    applied a batch at a time (same attributes, a sixth less time; see attribute_rules)."""
     nlp = spacy.load(model_location(model), exclude=list(_EXCLUDE))
+    use_batch_attribute_ruler(nlp)
     if not ({"parser", "senter", "sentencizer"} & set(nlp.pipe_names)):
         # A pipeline without a parser still needs sentence boundaries for quotes and stance.
         nlp.add_pipe("sentencizer", first=True)
