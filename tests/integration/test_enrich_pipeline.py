@@ -22,11 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newsflow_enrich.app import build_app
-from newsflow_enrich.db.write import store_batch
+from newsflow_enrich.db.write import record_failures, store_batch
 from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.nlp import Analysis, Document
 from newsflow_enrich.nlp.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
-from newsflow_enrich.pipeline import EnrichedArticle, enrich_article
+from newsflow_enrich.pipeline import EnrichedArticle, Failure, RecordRef, enrich_article
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
 from newsflow_enrich.stream.outbox import relay_once
@@ -201,7 +201,7 @@ async def running_pipeline(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         group_id=overrides.pop("group_id", f"enrich-test-{uuid.uuid4().hex[:8]}"),
-        batch_timeout_ms=200,
+        batch_timeout_ms=overrides.pop("batch_timeout_ms", 200),
         retry_backoff_initial_s=0.2,
         retry_backoff_max_s=1.0,
         relay_poll_interval_s=0.5,
@@ -452,6 +452,32 @@ async def test_same_event_twice_changes_nothing_and_new_content_emits_a_new_even
         assert decode(ArticleEnrichedEvent, events[-1].value).content_hash == updated.content_hash
 
 
+async def test_the_last_batch_of_a_burst_is_committed_without_waiting_for_a_next_poll(
+    kafka_bootstrap: str, database_url: str, keyword_nlp: AnalysisRunner
+) -> None:
+    # A batch is written while the next is in NLP. The poll after the burst's last batch
+    # finds nothing fetched: that batch must be committed now, not after a poll that
+    # waits batch_timeout_ms (here far beyond the deadline) for records that never come.
+    key = uuid.uuid4().hex.encode()  # one key: one partition, in this order
+    events = [raw_event(f"Dispatch {i}: Lesya Ukrainka in Chernihiv.") for i in range(5)]
+    async with running_pipeline(
+        kafka_bootstrap, database_url, keyword_nlp, batch_max=2, batch_timeout_ms=120_000
+    ) as p:
+        sent = await produce(
+            kafka_bootstrap,
+            [(key, encode(e), encode_headers(e, source="/test")) for e in events],
+        )
+        tp, offset = sent[-2], sent[-1]
+        assert isinstance(tp, TopicPartition) and isinstance(offset, int)
+
+        async def committed_all() -> bool:
+            return bool((await p.committed()).get(tp, -1) > offset)
+
+        await wait_for(committed_all, f"{len(events)} records committed", deadline_s=30.0)
+        for event in events:
+            await p.wait_article(event.article_id)
+
+
 async def test_poison_records_go_to_the_dlq_once_and_the_next_record_is_processed(
     kafka_bootstrap: str, database_url: str, keyword_nlp: AnalysisRunner
 ) -> None:
@@ -648,6 +674,33 @@ async def test_store_batch_is_idempotent_within_and_across_batches(database_url:
         assert await count("SELECT count(*) FROM article_entities WHERE article_id = :id") == 3
         assert await count("SELECT count(*) FROM quotes WHERE article_id = :id") == 0
         assert await count("SELECT version FROM articles WHERE article_id = :id") == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_successful_write_ends_only_that_articles_failed_state(
+    database_url: str,
+) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        enricher = KeywordEnricher()
+        redriven, still_failed = raw_event(BODY), raw_event(BODY)
+
+        def failure(raw: ArticleRawEvent) -> Failure:
+            ref = RecordRef(topics.RAW, 0, 0, str(raw.article_id).encode(), encode(raw))
+            return Failure(ref, "nlp-budget", "nlp", "took too long", attempts=3, raw=raw)
+
+        await record_failures(engine, [failure(redriven), failure(still_failed)])
+        [analysis] = enricher.enrich([Document(key="1", body=BODY)])
+        item = enrich_article(redriven, analysis, enriched_at=datetime.now(UTC), source="/test")
+        result = await store_batch(engine, [item])
+        assert result.written == [redriven.article_id]
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT article_id FROM article_failures WHERE article_id = ANY(:ids)"),
+                {"ids": [redriven.article_id, still_failed.article_id]},
+            )
+            assert [r.article_id for r in rows] == [still_failed.article_id]
     finally:
         await engine.dispose()
 

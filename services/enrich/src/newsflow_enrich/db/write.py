@@ -77,6 +77,10 @@ async def store_batch(
                 result.written.append(item.raw.article_id)
             else:
                 result.unchanged.append(item.raw.article_id)
+        if result.written:
+            # A successful write ends the article's failed state (failure rows are not
+            # keyed to articles: a failed article may have no row there).
+            await conn.execute(delete(failures).where(failures.c.article_id.in_(result.written)))
     return result
 
 
@@ -109,27 +113,33 @@ def _article_values(item: EnrichedArticle) -> dict[str, Any]:
     }
 
 
-async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> int | None:
-    """Insert or update the article row: its version, None when the stored one is as new."""
-    raw = item.raw
-    values = _article_values(item)
-    stmt = insert(articles).values(**values)
-    updated: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "article_id"}
+@functools.cache
+def _upsert_statement(columns: tuple[str, ...], reprocess: bool) -> Any:
+    """The article upsert for rows of `columns`, built once (building one costs more than
+    executing it: every `excluded` column is a new proxy)."""
+    stmt = insert(articles)
+    updated: dict[str, Any] = {k: stmt.excluded[k] for k in columns if k != "article_id"}
     updated["version"] = articles.c.version + 1
     updated["updated_at"] = func.now()
     changed = articles.c.content_hash != stmt.excluded.content_hash
-    if raw.reprocess:
+    if reprocess:
         # A replay re-enriches unchanged content once: its redelivery finds its own
         # event id stored and changes nothing.
         changed = or_(changed, articles.c.raw_event_id != stmt.excluded.raw_event_id)
-    upsert = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[articles.c.article_id],
         set_=updated,
         # Same content: a redelivery, nothing to do. Older content (an earlier version
         # replayed after a crash) must not overwrite a newer one.
         where=and_(changed, articles.c.received_at <= stmt.excluded.received_at),
     ).returning(articles.c.version)
-    row = (await conn.execute(upsert)).first()
+
+
+async def _upsert_article(conn: AsyncConnection, item: EnrichedArticle) -> int | None:
+    """Insert or update the article row: its version, None when the stored one is as new."""
+    values = _article_values(item)
+    upsert = _upsert_statement(tuple(values), item.raw.reprocess)
+    row = (await conn.execute(upsert, values)).first()
     return None if row is None else int(row.version)
 
 
@@ -142,14 +152,16 @@ async def _store_one(conn: AsyncConnection, item: EnrichedArticle, hasher: MinHa
         return False
     if counted_at is not None:
         await rollup.retract(conn, article_id, counted_at)
-    for table in (article_entities, quotes, stances, failures):
-        # The failure row too: a successful write ends the article's failed state.
+    # Version 1 was inserted by this transaction: rows that reference it cannot exist yet
+    # (the foreign keys cascade from articles), so only a later version clears them.
+    replacing = version > 1
+    for table in (article_entities, quotes, stances) if replacing else ():
         await conn.execute(delete(table).where(table.c.article_id == article_id))
     await _insert_entities(conn, item)
     await _insert_quotes_and_stances(conn, item)
     await rollup.add(conn, article_id)
     cluster = await dedup_index.assign(
-        conn, hasher, article_id, item.raw.body, item.raw.received_at
+        conn, hasher, article_id, item.raw.body, item.raw.received_at, replacing=replacing
     )
     message = placed(
         item, version=version, cluster_id=cluster.cluster_id, duplicate_of=cluster.duplicate_of

@@ -50,13 +50,17 @@ async def assign(
     article_id: uuid.UUID,
     text: str,
     first_seen: datetime,
+    *,
+    replacing: bool = True,
 ) -> Assignment:
-    """Index the article (again, after a new version) and put it in its cluster."""
+    """Index the article (again, after a new version: `replacing`) and put it in its cluster."""
     hashes = shingles(text, hasher.config.shingle_words)
     signature = hasher.signature_of(hashes)
-    await conn.execute(delete(bands).where(bands.c.article_id == article_id))
+    if replacing:
+        await conn.execute(delete(bands).where(bands.c.article_id == article_id))
     if signature is None:
-        await conn.execute(delete(fingerprints).where(fingerprints.c.article_id == article_id))
+        if replacing:
+            await conn.execute(delete(fingerprints).where(fingerprints.c.article_id == article_id))
         return Assignment(cluster_id=article_id, duplicate_of=None)
     keys = sorted(set(hasher.band_keys(signature)))
     await _lock(conn, keys)

@@ -219,9 +219,13 @@ class EnrichConsumer:
     async def _poll_once(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        # While a batch is being written, only records already fetched are taken (its
+        # writes overlap their NLP); with none in hand it is committed at once, not after
+        # a poll that waits up to batch_timeout_ms for new ones.
+        timeout_ms = 0 if self._writing is not None else self._settings.batch_timeout_ms
         try:
             batch: dict[TopicPartition, list[Any]] = await consumer.getmany(
-                timeout_ms=self._settings.batch_timeout_ms, max_records=self._settings.batch_max
+                timeout_ms=timeout_ms, max_records=self._settings.batch_max
             )
         except KafkaError as exc:
             log.warning("fetch failed, retrying: %r", exc)
