@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import sys
@@ -18,10 +19,11 @@ from aiokafka import TopicPartition
 
 from bench.articles import BenchArticle
 from bench.kafka import GroupWatcher, commit_group_at, read_range
-from bench.procinfo import peak_rss_mb, tree_cpu_seconds, tree_peak_rss_mb
+from bench.procinfo import cpu_seconds, peak_rss_mb, tree_cpu_seconds, tree_peak_rss_mb
 from newsflow_enrich.nlp import Document, NlpConfig, load_enricher
 from newsflow_enrich.pipeline import document_for
 from newsflow_local.kafka import end_offsets
+from newsflow_local.procs import pid_dir
 from newsflow_local.stack import LocalStack
 from newsflow_schema import ArticleRawEvent, decode, topics
 
@@ -164,10 +166,18 @@ async def _records_outcomes(url: str) -> dict[str, float]:
 
 
 def _cpu(enrich_pid: int, stack: LocalStack) -> dict[str, float]:
-    """CPU seconds so far of enrich's processes and, summed, of PostgreSQL's."""
+    """CPU seconds so far of enrich's processes, of PostgreSQL's (summed), of the Kafka
+    broker(s) and of this process (the load driver, polling the group's offsets)."""
     used = tree_cpu_seconds(enrich_pid)
     postmaster = int((stack.postgres.data / "postmaster.pid").read_text().split()[0])
     used["postgresql (all processes)"] = sum(tree_cpu_seconds(postmaster).values())
+    brokers = 0.0
+    for node in stack.kafka.nodes:
+        pidfile = pid_dir(node.state) / f"{node.name}.json"
+        if pidfile.exists():
+            brokers += cpu_seconds(int(json.loads(pidfile.read_text())["pid"])) or 0.0
+    used["kafka broker(s)"] = brokers
+    used["bench load driver"] = time.process_time()
     return used
 
 

@@ -251,10 +251,11 @@ async def _entity_ids(
 ) -> dict[tuple[str, str], int]:
     # Sorted, so concurrent replicas take the unique-index locks in one order: no deadlock.
     unique = sorted(set(keys))
+    # One statement executed per row (executemany): compiled once, where a multi-row
+    # VALUES is compiled again for every row count.
     await conn.execute(
-        insert(entities)
-        .values([{"name": n, "label": lb} for n, lb in unique])
-        .on_conflict_do_nothing(index_elements=[entities.c.name, entities.c.label])
+        insert(entities).on_conflict_do_nothing(index_elements=[entities.c.name, entities.c.label]),
+        [{"name": n, "label": lb} for n, lb in unique],
     )
     rows = await conn.execute(
         select(entities.c.entity_id, entities.c.name, entities.c.label).where(
