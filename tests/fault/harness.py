@@ -310,7 +310,15 @@ class Scenario:
                 return False
             return set(accepted) <= set(await self.db_ids(accepted))
 
-        return await wait_for(f"{self.name}: pipeline drained", done, within=within)
+        try:
+            return await wait_for(f"{self.name}: pipeline drained", done, within=within)
+        except AssertionError as exc:
+            missing_db = set(accepted) - set(await self.db_ids(accepted))
+            missing_topic = set(accepted) - self.enriched.keys()
+            raise AssertionError(
+                f"{exc}: {len(missing_db)} accepted not in PostgreSQL, "
+                f"{len(missing_topic)} not on the enriched topic\n{logs(self)}"
+            ) from exc
 
     async def lag_zero(self, *, within: float = 120.0) -> float:
         async def zero() -> bool:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OutOfOrderSequenceNumber
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -24,12 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from newsflow_enrich.app import build_app
 from newsflow_enrich.db.write import record_failures, store_batch
 from newsflow_enrich.kafka import make_producer
+from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp import Analysis, Document
 from newsflow_enrich.nlp.workers import AnalysisRunner, InlineRunner, ProcessPoolRunner
 from newsflow_enrich.pipeline import EnrichedArticle, Failure, RecordRef, enrich_article
 from newsflow_enrich.runtime import Runtime
 from newsflow_enrich.settings import Settings
-from newsflow_enrich.stream.outbox import relay_once
+from newsflow_enrich.stream.outbox import OutboxRelay, relay_once
 from newsflow_local.kafka import DEFAULT_PARTITIONS
 from newsflow_schema import (
     ArticleEnrichedEvent,
@@ -973,4 +975,61 @@ async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_is_published(
             assert tuple(record.headers) == sent[record.key]
     finally:
         await producer.stop()
+        await engine.dispose()
+
+
+class _OutOfStep(AIOKafkaProducer):
+    """A producer the broker takes no more records from: after a broker restart with a
+    batch in flight, an idempotent producer answered every send this way for good."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        failed.set_exception(OutOfOrderSequenceNumber())
+        return failed
+
+
+async def test_the_relay_replaces_a_producer_the_broker_takes_no_more_records_from(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    engine = create_async_engine(database_url)
+    raw = raw_event("Dispatch from Kherson by Lesya Ukrainka.")
+    [analysis] = KeywordEnricher().enrich([Document(key="x", body=raw.body)])
+    item = enrich_article(raw, analysis, enriched_at=datetime.now(UTC), source="/test")
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        retry_backoff_initial_s=0.1,
+        retry_backoff_max_s=0.2,
+        relay_poll_interval_s=0.2,
+    )
+    made: list[AIOKafkaProducer] = []
+
+    def factory(s: Settings, role: str) -> AIOKafkaProducer:
+        producer = (
+            make_producer(s, role=role)
+            if made
+            else _OutOfStep(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
+        )
+        made.append(producer)
+        return producer
+
+    relay = OutboxRelay(settings, engine, Metrics(), factory)
+    task = asyncio.create_task(relay.run())
+    try:
+        await store_batch(engine, [item])
+
+        async def published() -> bool:
+            async with engine.connect() as conn:
+                at = await conn.scalar(
+                    text("SELECT published_at FROM outbox WHERE article_id = :id"),
+                    {"id": raw.article_id},
+                )
+            return at is not None
+
+        await wait_for(published, "the outbox row published by a fresh producer")
+        assert isinstance(made[0], _OutOfStep) and len(made) == 2
+        assert relay.producer.renewals == 1
+        keys = [r.key for r in await read_topic(kafka_bootstrap, topics.ENRICHED)]
+        assert keys.count(str(raw.article_id).encode()) == 1
+    finally:
+        await relay.stop(task)
         await engine.dispose()

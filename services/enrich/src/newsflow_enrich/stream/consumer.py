@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +19,6 @@ from newsflow_enrich.db.write import PgStore
 from newsflow_enrich.dedup.fingerprint import MinHasher
 from newsflow_enrich.errors import INFRASTRUCTURE
 from newsflow_enrich.faults import CrashPoints
-from newsflow_enrich.kafka import make_producer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.nlp import Document
 from newsflow_enrich.nlp.workers import AnalysisRunner, NlpUnavailable, Outcome
@@ -111,12 +110,12 @@ class EnrichConsumer:
         self._on_commit = on_commit
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._dlq: AIOKafkaProducer | None = None
+        self._dead_letters = KafkaDeadLetters(settings, metrics)
         self._backoff = settings.retry_backoff_initial_s
         self._handler = BatchHandler(
             store=PgStore(engine, crash=self._crash, hasher=MinHasher(settings.dedup_config())),
             analyser=_TimedAnalyser(nlp, metrics),
-            dead_letters=KafkaDeadLetters(settings, lambda: self._dlq, metrics),
+            dead_letters=self._dead_letters,
             clock=SystemClock(),
             limits=Limits(
                 max_attempts=settings.max_attempts,
@@ -192,20 +191,17 @@ class EnrichConsumer:
         )
         self._consumer.subscribe([topics.RAW], listener=_Rebalance(self))
         await self._consumer.start()
-        self._dlq = make_producer(s, role="dlq")
-        await self._dlq.start()
+        await self._dead_letters.producer.get()
         self.started = True
         log.info("consuming %s as group %s", topics.RAW, s.group_id)
 
     async def _close(self) -> None:
         self.started = False
         consumer, self._consumer = self._consumer, None
-        dlq, self._dlq = self._dlq, None
         # Auto-commit is off: stopping commits nothing, unfinished work is redelivered.
         if consumer is not None:
             await consumer.stop()
-        if dlq is not None:
-            await dlq.stop()
+        await self._dead_letters.producer.stop()
 
     async def _pause(self) -> None:
         try:

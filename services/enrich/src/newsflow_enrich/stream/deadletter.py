@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaProducer
 
 from newsflow_enrich.errors import INFRASTRUCTURE, translate
+from newsflow_enrich.kafka import RenewableProducer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.pipeline import Failure, traceparent_of
 from newsflow_enrich.settings import Settings
@@ -66,20 +67,24 @@ class KafkaDeadLetters:
     def __init__(
         self,
         settings: Settings,
-        producer: Callable[[], AIOKafkaProducer | None],
         metrics: Metrics,
+        factory: Callable[[Settings, str], AIOKafkaProducer] | None = None,
     ) -> None:
         self._settings = settings
-        self._producer = producer
+        self.producer = RenewableProducer(settings, "dlq", factory)
         self._metrics = metrics
 
     async def send(self, failures: Sequence[Failure]) -> None:
-        producer = self._producer()
-        assert producer is not None, "the DLQ producer starts with the consumer"
         try:
+            producer = await self.producer.get()
             deliveries = [await self._send_one(producer, f) for f in failures]
-            await asyncio.gather(*deliveries)
+            # Every delivery ends before a failure is raised, so a renewed producer has
+            # nothing of the old one's in flight.
+            for result in await asyncio.gather(*deliveries, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
         except INFRASTRUCTURE as exc:
+            await self.producer.renew(exc)
             raise translate(exc) from exc
         self._metrics.dlq.inc(len(failures))
         for failure in failures:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from newsflow_enrich.db.models import outbox
 from newsflow_enrich.db.write import outbox_backlog
 from newsflow_enrich.errors import INFRASTRUCTURE, Rejected, translate
 from newsflow_enrich.faults import CrashPoints
-from newsflow_enrich.kafka import make_producer
+from newsflow_enrich.kafka import RenewableProducer
 from newsflow_enrich.metrics import Metrics
 from newsflow_enrich.settings import Settings
 from newsflow_schema.http import KafkaUnavailable, ServiceUnavailable
@@ -123,14 +123,20 @@ async def relay_once(
 class OutboxRelay:
     """Runs relay passes whenever woken (after a consumer commit) or every poll interval."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        metrics: Metrics,
+        factory: Callable[[Settings, str], AIOKafkaProducer] | None = None,
+    ) -> None:
         self._settings = settings
         self._engine = engine
         self._metrics = metrics
         self._crash = CrashPoints(settings.crash_at)
         self.wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._producer: AIOKafkaProducer | None = None
+        self.producer = RenewableProducer(settings, "relay", factory)
         self.kafka_ok = False
 
     def notify(self) -> None:
@@ -141,7 +147,8 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 try:
-                    producer = await self._ensure_producer()
+                    producer = await self.producer.get()
+                    self.kafka_ok = True
                     while sent := await relay_once(
                         self._engine, producer, self._settings.relay_batch_max, self._crash
                     ):
@@ -149,7 +156,10 @@ class OutboxRelay:
                     self._metrics.outbox_backlog.set(await outbox_backlog(self._engine))
                     backoff = self._settings.retry_backoff_initial_s
                 except RELAY_ERRORS as exc:
-                    self.kafka_ok = not isinstance(exc, KafkaError | KafkaUnavailable)
+                    on_kafka = isinstance(exc, KafkaError | KafkaUnavailable)
+                    self.kafka_ok = not on_kafka
+                    if on_kafka:
+                        await self.producer.renew(exc)
                     log.warning("outbox relay pass failed, retrying in %.1fs: %r", backoff, exc)
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self._settings.retry_backoff_max_s)
@@ -159,18 +169,6 @@ class OutboxRelay:
             await self.flush()
         finally:
             await self._stop_producer()
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = make_producer(self._settings, role="relay")
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-            self.kafka_ok = True
-        return self._producer
 
     async def _wait(self) -> None:
         try:
@@ -187,12 +185,13 @@ class OutboxRelay:
 
     async def flush(self) -> None:
         """Publish what is pending now (best effort within relay_flush_timeout_s)."""
-        if self._producer is None:
+        if not self.producer.started:
             return
         try:
             async with asyncio.timeout(self._settings.relay_flush_timeout_s):
+                producer = await self.producer.get()
                 while sent := await relay_once(
-                    self._engine, self._producer, self._settings.relay_batch_max
+                    self._engine, producer, self._settings.relay_batch_max
                 ):
                     self._metrics.outbox_published.inc(sent)
         except RELAY_ERRORS as exc:
@@ -209,6 +208,4 @@ class OutboxRelay:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _stop_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        await self.producer.stop(self._settings.relay_flush_timeout_s)
