@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import os
 import sys
@@ -23,7 +22,7 @@ from bench.procinfo import cpu_seconds, peak_rss_mb, tree_cpu_seconds, tree_peak
 from newsflow_enrich.nlp import Document, NlpConfig, load_enricher
 from newsflow_enrich.pipeline import document_for
 from newsflow_local.kafka import end_offsets
-from newsflow_local.procs import pid_dir
+from newsflow_local.procs import recorded_pid
 from newsflow_local.stack import LocalStack
 from newsflow_schema import ArticleRawEvent, decode, topics
 
@@ -173,9 +172,9 @@ def _cpu(enrich_pid: int, stack: LocalStack) -> dict[str, float]:
     used["postgresql (all processes)"] = sum(tree_cpu_seconds(postmaster).values())
     brokers = 0.0
     for node in stack.kafka.nodes:
-        pidfile = pid_dir(node.state) / f"{node.name}.json"
-        if pidfile.exists():
-            brokers += cpu_seconds(int(json.loads(pidfile.read_text())["pid"])) or 0.0
+        pid = recorded_pid(node.state, node.name)
+        if pid is not None:
+            brokers += cpu_seconds(pid) or 0.0
     used["kafka broker(s)"] = brokers
     used["bench load driver"] = time.process_time()
     return used

@@ -157,26 +157,30 @@ def stop_pid(pid: int, *, sig: signal.Signals = signal.SIGTERM, grace: float = 2
     _reap(pid)
 
 
-def running(state: Path, name: str) -> bool:
+def recorded_pid(state: Path, name: str) -> int | None:
+    """The pid `spawn` recorded for the component `name` of `state` (it may have exited)."""
     pidfile = pid_dir(state) / f"{name}.json"
     if not pidfile.exists():
-        return False
-    pid = int(json.loads(pidfile.read_text())["pid"])
-    return alive(pid) and _carries_state(pid, state)
+        return None
+    return int(json.loads(pidfile.read_text())["pid"])
+
+
+def running(state: Path, name: str) -> bool:
+    pid = recorded_pid(state, name)
+    return pid is not None and alive(pid) and _carries_state(pid, state)
 
 
 def stop(
     state: Path, name: str, *, sig: signal.Signals = signal.SIGTERM, grace: float = 20.0
 ) -> bool:
     """Stop the component `name` started for `state`; False if it was not running."""
-    pidfile = pid_dir(state) / f"{name}.json"
-    if not pidfile.exists():
+    pid = recorded_pid(state, name)
+    if pid is None:
         return False
-    pid = int(json.loads(pidfile.read_text())["pid"])
     was_running = alive(pid) and _carries_state(pid, state)
     if was_running:
         stop_pid(pid, sig=sig, grace=grace)
-    pidfile.unlink(missing_ok=True)
+    (pid_dir(state) / f"{name}.json").unlink(missing_ok=True)
     return was_running
 
 
